@@ -1,0 +1,113 @@
+/*
+ * Out-of-line helpers for the workloads (support.h) and the workload table
+ * generated from workloads.h.
+ */
+#include "support.h"
+#include "workloads.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+const struct wl_desc wl_table[] = {
+#define X(name, fn, n, arg, desc) { #name, fn, n, arg, desc },
+    SM_WORKLOADS(X)
+#undef X
+};
+
+const size_t wl_count = sizeof(wl_table) / sizeof(wl_table[0]);
+
+const struct wl_desc *wl_find(const char *name)
+{
+    for (size_t i = 0; i < wl_count; i++)
+        if (strcmp(wl_table[i].name, name) == 0)
+            return &wl_table[i];
+    return NULL;
+}
+
+void *wl_map(size_t bytes)
+{
+    if (bytes == 0)
+        bytes = 1;
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        perror("workload: mmap");
+        exit(2);
+    }
+    return p;
+}
+
+void wl_unmap(void *p, size_t bytes)
+{
+    if (bytes == 0)
+        bytes = 1;
+    munmap(p, bytes);
+}
+
+void wl_oom(const char *what)
+{
+    fprintf(stderr, "workload: out of memory (%s)\n", what);
+    exit(2);
+}
+
+/*
+ * Sizes of CPython objects under PYTHONMALLOC=malloc, roughly: ints and
+ * floats 24-32 bytes, small tuples and instances 40-64 with the GC header,
+ * short strings 50-90, lists and dict key tables above that.
+ *
+ *   share   bytes
+ *    40%    16..32
+ *    30%    33..64
+ *    15%    65..128
+ *    10%   129..256
+ *     5%   257..512
+ */
+size_t wl_size_python(struct wl_rng *r)
+{
+    uint64_t pick = wl_rng_below(r, 100);
+    if (pick < 40)
+        return (size_t)wl_rng_range(r, 16, 32);
+    if (pick < 70)
+        return (size_t)wl_rng_range(r, 33, 64);
+    if (pick < 85)
+        return (size_t)wl_rng_range(r, 65, 128);
+    if (pick < 95)
+        return (size_t)wl_rng_range(r, 129, 256);
+    return (size_t)wl_rng_range(r, 257, 512);
+}
+
+long wl_status_kb(const char *key)
+{
+    char buf[8192];
+    int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t len = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (len <= 0)
+        return -1;
+    buf[len] = '\0';
+    size_t klen = strlen(key);
+    for (char *line = buf; line != NULL && *line; ) {
+        if (strncmp(line, key, klen) == 0 && line[klen] == ':')
+            return strtol(line + klen + 1, NULL, 10);
+        line = strchr(line, '\n');
+        if (line != NULL)
+            line++;
+    }
+    return -1;
+}
+
+int wl_reset_peak_rss(void)
+{
+    int fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ssize_t w = write(fd, "5", 1);
+    close(fd);
+    return w == 1 ? 0 : -1;
+}

@@ -1,0 +1,42 @@
+/*
+ * python_churn: the steady state of a CPython process. A live set of `arg`
+ * objects with CPython's size mix (support.c: mostly 16..64 bytes, a tail to
+ * 512) is built first; then each step frees one object picked at random and
+ * allocates a new one in its slot. One allocation in 16 is a calloc, as for
+ * CPython's zeroed containers. Random slots mean the frees scatter over all
+ * pools: this is where fragmentation and pool recycling show.
+ * n = steps, arg = live objects.
+ */
+#include "../support.h"
+#include "../workloads.h"
+
+#include <stdlib.h>
+
+static void *alloc_object(struct wl_rng *rng)
+{
+    size_t size = wl_size_python(rng);
+    void *p = (wl_rng_next(rng) & 15) == 0 ? calloc(1, size) : malloc(size);
+    WL_CHECK(p, "python_churn");
+    wl_touch(p, size);
+    return p;
+}
+
+uint64_t wl_python_churn(const struct wl_args *a)
+{
+    size_t live = a->arg ? (size_t)a->arg : 300000;
+    void **slots = wl_map(live * sizeof(void *));
+    struct wl_rng rng;
+    wl_rng_seed(&rng, a->seed, 0);
+
+    for (size_t i = 0; i < live; i++)
+        slots[i] = alloc_object(&rng);
+    for (uint64_t s = 0; s < a->n; s++) {
+        size_t i = (size_t)wl_rng_below(&rng, live);
+        free(slots[i]);
+        slots[i] = alloc_object(&rng);
+    }
+    for (size_t i = 0; i < live; i++)
+        free(slots[i]);
+    wl_unmap(slots, live * sizeof(void *));
+    return 2 * (uint64_t)live + 2 * a->n;
+}

@@ -1,0 +1,96 @@
+/*
+ * smalloc_malloc, calloc, realloc, reallocarray, and the shared calloc and
+ * realloc logic used by the replaced malloc family too (see alloc.h).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <smalloc.h>
+
+#include "alloc.h"
+#include "free.h"
+
+#define SM_STR2(x) #x
+#define SM_STR(x) SM_STR2(x)
+
+void *sm_alloc_calloc(const uint8_t *table, size_t count, size_t size)
+{
+    size_t n;
+    if (__builtin_mul_overflow(count, size, &n)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (n > SM_SMALL_MAX)
+        return sm_fallback_calloc(n);
+    unsigned cls = sm_size_class_of(table, n);
+    void *p = sm_heap_alloc(cls);
+    if (p != NULL)
+        memset(p, 0, sm_class_size(cls));
+    return p;
+}
+
+/* glibc's rules: realloc(NULL, n) is malloc(n); realloc(p, 0) frees p and
+ * returns NULL; on failure p is untouched. A small block stays in place
+ * when the new size maps to its own class. */
+void *sm_alloc_realloc(const uint8_t *table, void *p, size_t n)
+{
+    if (p == NULL)
+        return sm_alloc(table, n);
+    uintptr_t a = (uintptr_t)p;
+    if (!sm_arena_map_contains(a)) {
+        if (n == 0) {
+            sm_fallback_free(p);
+            return NULL;
+        }
+        return sm_fallback_realloc(p, n);
+    }
+    unsigned cls = sm_free_class_of(a, "realloc");
+    if (n == 0) {
+        sm_heap_free(cls, p);
+        return NULL;
+    }
+    if (n <= SM_SMALL_MAX && sm_size_class_of(table, n) == cls)
+        return p;
+    void *q = sm_alloc(table, n);
+    if (q == NULL)
+        return NULL;
+    size_t old = sm_class_size(cls);
+    memcpy(q, p, old < n ? old : n);
+    sm_heap_free(cls, p);
+    return q;
+}
+
+void *sm_alloc_reallocarray(const uint8_t *table, void *p, size_t count, size_t size)
+{
+    size_t n;
+    if (__builtin_mul_overflow(count, size, &n)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return sm_alloc_realloc(table, p, n);
+}
+
+sm_public void *smalloc_malloc(size_t n)
+{
+    return sm_alloc(sm_size_class_api, n);
+}
+
+sm_public void *smalloc_calloc(size_t count, size_t size)
+{
+    return sm_alloc_calloc(sm_size_class_api, count, size);
+}
+
+sm_public void *smalloc_realloc(void *p, size_t n)
+{
+    return sm_alloc_realloc(sm_size_class_api, p, n);
+}
+
+sm_public void *smalloc_reallocarray(void *p, size_t count, size_t size)
+{
+    return sm_alloc_reallocarray(sm_size_class_api, p, count, size);
+}
+
+sm_public const char *smalloc_version(void)
+{
+    return SM_STR(SMALLOC_VERSION_MAJOR) "." SM_STR(SMALLOC_VERSION_MINOR) "." SM_STR(SMALLOC_VERSION_PATCH);
+}

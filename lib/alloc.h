@@ -1,0 +1,35 @@
+/*
+ * The allocation entry points shared by the smalloc_* API (alloc.c) and the
+ * replaced malloc family (override.c). They differ only in the size-class
+ * table: sm_size_class_api (8-byte classes) or sm_size_class_abi (16-byte
+ * aligned from 16 bytes up).
+ */
+#ifndef SM_ALLOC_H
+#define SM_ALLOC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "compiler.h"
+#include "config.h"
+#include "fallback.h"
+#include "heap.h"
+#include "size_class.h"
+
+/* malloc fast path: a class lookup and a bin pop (heap.h). */
+static sm_always_inline void *sm_alloc(const uint8_t *table, size_t n)
+{
+    if (sm_likely(n <= SM_SMALL_MAX))
+        return sm_heap_alloc(sm_size_class_of(table, n));
+    return sm_fallback_malloc(n);
+}
+
+sm_hidden void *sm_alloc_calloc(const uint8_t *table, size_t count, size_t size);
+sm_hidden void *sm_alloc_realloc(const uint8_t *table, void *p, size_t n);
+sm_hidden void *sm_alloc_reallocarray(const uint8_t *table, void *p, size_t count, size_t size);
+
+/* Aligned allocation (aligned.c). pre: align is a power of two.
+ * NULL with errno = ENOMEM on failure. */
+sm_hidden void *sm_alloc_aligned(size_t align, size_t n);
+
+#endif

@@ -1,0 +1,96 @@
+/*
+ * Arenas: 1 MiB of address space from the OS, 1 MiB aligned, cut into 256
+ * pools of 4 KiB. The first pools hold the arena header, which carries one
+ * descriptor per pool (pool.h), so pools themselves are all blocks:
+ *
+ *   arena (1 MiB aligned)
+ *   +------------------------+------+------+-----+------+
+ *   | header: sm_arena_t     | pool | pool | ... | pool |
+ *   | links, counts,         |  3   |  4   |     | 255  |
+ *   | pools[256] descriptors |      |      |     |      |
+ *   +------------------------+------+------+-----+------+
+ *     pools 0..2 (12 KiB)      4 KiB each, carved on first use
+ *
+ * Which arena a new pool comes from is pymalloc's policy: the most used
+ * arena that still has a free pool, so the least used arenas drain and can
+ * be returned. Arenas with free pools sit in buckets by their count of free
+ * pools; a bitmap of non-empty buckets finds the fullest in a few word scans.
+ * Full arenas are in no bucket. An arena whose pools are all free is kept
+ * (at most SM_ARENA_CACHE_MAX of them, in the top bucket) or unmapped.
+ *
+ * Pools inside an arena are handed out from its list of freed pools first,
+ * then from the never-used frontier (ncarved), so untouched pages of a new
+ * arena cost nothing.
+ *
+ * Everything here runs under sm_g_arena.lock, taken after a class lock when
+ * both are held (pool.c).
+ */
+#ifndef SM_ARENA_H
+#define SM_ARENA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "compiler.h"
+#include "config.h"
+#include "lock.h"
+#include "pool.h"
+
+typedef struct sm_arena {
+    struct sm_arena *next, *prev;         /* bucket list */
+    struct sm_arena *all_next, *all_prev; /* every mapped arena */
+    sm_pool_t *freepools;   /* empty pools that served a class before */
+    uint16_t nfreepools;    /* empty pools, freed or never carved */
+    uint16_t ncarved;       /* pools below this index were used at least once */
+    sm_pool_t pools[SM_POOLS_PER_ARENA];
+} sm_arena_t;
+
+#define SM_ARENA_HEADER_POOLS \
+    ((sizeof(sm_arena_t) + SM_POOL_SIZE - 1) / SM_POOL_SIZE)
+#define SM_ARENA_USABLE_POOLS (SM_POOLS_PER_ARENA - SM_ARENA_HEADER_POOLS)
+
+struct sm_arena_state {
+    sm_lock_t lock;
+    sm_arena_t *buckets[SM_POOLS_PER_ARENA]; /* by nfreepools; [0] unused */
+    uint64_t nonempty[SM_POOLS_PER_ARENA / 64];
+    sm_arena_t *all;       /* every mapped arena */
+    size_t nempty;         /* arenas with every pool free */
+    size_t now, highest, allocated, freed;
+};
+
+extern sm_hidden struct sm_arena_state sm_g_arena;
+
+static inline sm_arena_t *sm_arena_of(uintptr_t a)
+{
+    return (sm_arena_t *)(a & ~(SM_ARENA_SIZE - 1));
+}
+
+static inline sm_pool_t *sm_pool_of(uintptr_t a)
+{
+    return &sm_arena_of(a)->pools[(a >> SM_POOL_SHIFT) & (SM_POOLS_PER_ARENA - 1)];
+}
+
+static inline char *sm_pool_base(const sm_pool_t *pool)
+{
+    uintptr_t arena = (uintptr_t)pool & ~(SM_ARENA_SIZE - 1);
+    size_t idx = (size_t)(pool - ((const sm_arena_t *)arena)->pools);
+    return (char *)(arena + idx * SM_POOL_SIZE);
+}
+
+/* An empty pool, cls SM_CLASS_NONE, or NULL when the OS refuses memory.
+ * pre: arena lock held. */
+sm_hidden sm_pool_t *sm_arena_take_pool(void);
+
+/* Return an empty pool to its arena. When that empties an arena which is
+ * not kept, it is unlinked and returned: the caller unmaps it with
+ * sm_arena_unmap() after dropping every lock. pre: arena lock held. */
+sm_hidden sm_arena_t *sm_arena_give_pool(sm_pool_t *pool);
+
+/* pre: no lock held; arena came from sm_arena_give_pool(). */
+sm_hidden void sm_arena_unmap(sm_arena_t *arena);
+
+sm_hidden void sm_arena_fork_prepare(void);
+sm_hidden void sm_arena_fork_parent(void);
+sm_hidden void sm_arena_fork_child(void);
+
+#endif

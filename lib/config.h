@@ -1,0 +1,46 @@
+/*
+ * Constants of the design card, and the abbreviations used across lib/.
+ *
+ * Abbreviations: cls  size class index (0..63; class cls serves blocks of
+ *                     (cls + 1) * 8 bytes);
+ *                idx  pool index inside its arena (0..255);
+ *                nblocks  blocks per pool of a class;
+ *                nused    blocks of a pool handed out (to a program or a
+ *                         thread cache);
+ *                heap     a thread's cache of free blocks (heap.h).
+ */
+#ifndef SM_CONFIG_H
+#define SM_CONFIG_H
+
+#include <stdint.h>
+
+#define SM_ARENA_SHIFT 20
+#define SM_ARENA_SIZE ((uintptr_t)1 << SM_ARENA_SHIFT)   /* 1 MiB, from mmap */
+#define SM_POOL_SHIFT 12
+#define SM_POOL_SIZE ((uintptr_t)1 << SM_POOL_SHIFT)     /* 4 KiB, one class */
+#define SM_POOLS_PER_ARENA (SM_ARENA_SIZE / SM_POOL_SIZE) /* 256 */
+
+#define SM_QUANTUM 8            /* class sizes step by 8 bytes */
+#define SM_SMALL_MAX 512        /* largest request served by the pools */
+#define SM_NCLASSES (SM_SMALL_MAX / SM_QUANTUM) /* 64 */
+#define SM_CLASS_NONE SM_NCLASSES /* cls of a pool that serves no class */
+
+/* User-space pointers on x86-64 Linux are below 2^47 (4-level paging; with
+ * 5-level paging mmap stays below 2^47 unless asked for more). */
+#define SM_ADDRESS_BITS 47
+
+/* Empty arenas kept mapped so a program hovering at a boundary does not
+ * mmap/munmap in a loop. */
+#define SM_ARENA_CACHE_MAX 2
+
+/* A thread caches at most this many bytes of free blocks per class (but at
+ * least SM_BIN_MIN_BLOCKS and at most SM_BIN_MAX_BLOCKS blocks). */
+#define SM_BIN_BYTES 4096
+#define SM_BIN_MIN_BLOCKS 8
+#define SM_BIN_MAX_BLOCKS 256
+
+_Static_assert(SM_POOLS_PER_ARENA == 256, "pool index must fit a byte");
+_Static_assert(SM_NCLASSES == 64, "the card fixes 64 classes");
+_Static_assert(SM_POOL_SIZE % SM_SMALL_MAX == 0, "largest class divides a pool");
+
+#endif

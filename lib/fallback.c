@@ -1,0 +1,135 @@
+/*
+ * The path to the system malloc (see fallback.h).
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <malloc.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "fallback.h"
+#include "heap.h"
+
+#ifdef SMALLOC_OVERRIDE
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void *__libc_memalign(size_t, size_t);
+extern void *__libc_valloc(size_t);
+extern void *__libc_pvalloc(size_t);
+extern void __libc_free(void *);
+#define system_malloc __libc_malloc
+#define system_calloc __libc_calloc
+#define system_realloc __libc_realloc
+#define system_memalign __libc_memalign
+#define system_valloc __libc_valloc
+#define system_pvalloc __libc_pvalloc
+#define system_free __libc_free
+#else
+#define system_malloc malloc
+#define system_calloc calloc
+#define system_realloc realloc
+#define system_memalign memalign
+#define system_valloc valloc
+#define system_pvalloc pvalloc
+#define system_free free
+#endif
+
+static void count(size_t n)
+{
+    sm_heap_t *h = sm_heap_get();
+    if (h != NULL) {
+        h->fallback_calls++;
+        h->fallback_bytes += n;
+    }
+}
+
+static int too_big(size_t n)
+{
+    if (n > PTRDIFF_MAX) {
+        errno = ENOMEM;
+        return 1;
+    }
+    return 0;
+}
+
+void *sm_fallback_malloc(size_t n)
+{
+    if (too_big(n))
+        return NULL;
+    count(n);
+    return system_malloc(n);
+}
+
+void *sm_fallback_calloc(size_t n)
+{
+    if (too_big(n))
+        return NULL;
+    count(n);
+    return system_calloc(n, 1);
+}
+
+void *sm_fallback_realloc(void *p, size_t n)
+{
+    if (too_big(n))
+        return NULL;
+    count(n);
+    return system_realloc(p, n);
+}
+
+void *sm_fallback_memalign(size_t align, size_t n)
+{
+    if (too_big(n))
+        return NULL;
+    count(n);
+    return system_memalign(align, n);
+}
+
+void *sm_fallback_valloc(size_t n)
+{
+    if (too_big(n))
+        return NULL;
+    count(n);
+    return system_valloc(n);
+}
+
+void *sm_fallback_pvalloc(size_t n)
+{
+    if (too_big(n))
+        return NULL;
+    count(n);
+    return system_pvalloc(n);
+}
+
+void sm_fallback_free(void *p)
+{
+    if (p == NULL)
+        return;
+    int saved = errno;
+    system_free(p);
+    errno = saved;
+}
+
+#ifdef SMALLOC_OVERRIDE
+/* glibc has no __libc_ name for it; find the next definition after ours. */
+typedef size_t (*usable_size_fn)(void *);
+static usable_size_fn system_usable_size_fn;
+
+size_t sm_fallback_usable_size(void *p)
+{
+    usable_size_fn fn = __atomic_load_n(&system_usable_size_fn, __ATOMIC_ACQUIRE);
+    if (fn == NULL) {
+        fn = (usable_size_fn)dlsym(RTLD_NEXT, "malloc_usable_size");
+        if (fn == NULL)
+            return 0;
+        __atomic_store_n(&system_usable_size_fn, fn, __ATOMIC_RELEASE);
+    }
+    return fn(p);
+}
+#else
+size_t sm_fallback_usable_size(void *p)
+{
+    return malloc_usable_size(p);
+}
+#endif

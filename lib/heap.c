@@ -1,0 +1,266 @@
+/*
+ * Thread caches: creation on first use, refill and flush, thread exit and
+ * fork (see heap.h for the design).
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+
+#include "error.h"
+#include "heap.h"
+#include "init.h"
+#include "lock.h"
+#include "os.h"
+#include "pool.h"
+#include "size_class.h"
+
+sm_tls sm_heap_t *sm_heap_current = &sm_heap_empty;
+sm_heap_t sm_heap_empty;      /* head NULL, room 0 everywhere: never written */
+static sm_heap_t heap_dead;   /* same shape, for threads past their exit */
+
+#define HEAP_CHUNK_SIZE (64 * 1024)
+
+static struct {
+    sm_lock_t lock;           /* guards everything below */
+    sm_heap_t *live;          /* heaps of running threads */
+    sm_heap_t *retired;       /* heaps of exited threads, for reuse */
+    char *chunk;              /* bump region for new heaps */
+    size_t chunk_left;
+    size_t retired_fallback_calls, retired_fallback_bytes;
+    pthread_key_t key;        /* runs heap_thread_exit */
+    bool key_ok;
+} heaps = {.lock = SM_LOCK_INITIALIZER};
+
+static unsigned bin_capacity(unsigned cls)
+{
+    size_t n = SM_BIN_BYTES / sm_class_size(cls);
+    if (n < SM_BIN_MIN_BLOCKS)
+        n = SM_BIN_MIN_BLOCKS;
+    if (n > SM_BIN_MAX_BLOCKS)
+        n = SM_BIN_MAX_BLOCKS;
+    return (unsigned)n;
+}
+
+static void live_unlink(sm_heap_t *h)
+{
+    if (h->prev)
+        h->prev->next = h->next;
+    else
+        heaps.live = h->next;
+    if (h->next)
+        h->next->prev = h->prev;
+}
+
+/* A heap with empty bins, registered as live; NULL when out of memory. */
+static sm_heap_t *heap_new(void)
+{
+    sm_lock(&heaps.lock);
+    sm_heap_t *h = heaps.retired;
+    if (h != NULL) {
+        heaps.retired = h->next;
+    } else {
+        if (heaps.chunk_left < sizeof(sm_heap_t)) {
+            heaps.chunk = sm_os_map(HEAP_CHUNK_SIZE);
+            heaps.chunk_left = heaps.chunk ? HEAP_CHUNK_SIZE : 0;
+        }
+        if (heaps.chunk_left >= sizeof(sm_heap_t)) {
+            h = (sm_heap_t *)heaps.chunk;
+            heaps.chunk += sizeof(sm_heap_t);
+            heaps.chunk_left -= sizeof(sm_heap_t);
+        }
+    }
+    if (h != NULL) {
+        for (unsigned cls = 0; cls < SM_NCLASSES; cls++) {
+            h->bins[cls].head = NULL;
+            h->bins[cls].room = bin_capacity(cls);
+        }
+        h->fallback_calls = h->fallback_bytes = 0;
+        h->prev = NULL;
+        h->next = heaps.live;
+        if (h->next)
+            h->next->prev = h;
+        heaps.live = h;
+    }
+    sm_unlock(&heaps.lock);
+    return h;
+}
+
+/* Give every cached block back to the pools; the bins end empty. */
+static void heap_flush_all(sm_heap_t *h)
+{
+    for (unsigned cls = 0; cls < SM_NCLASSES; cls++) {
+        sm_bin_t *bin = &h->bins[cls];
+        if (bin->head != NULL)
+            sm_pool_free_batch(cls, bin->head, "free");
+        bin->head = NULL;
+        bin->room = bin_capacity(cls);
+    }
+}
+
+static void heap_retire(sm_heap_t *h)
+{
+    sm_lock(&heaps.lock);
+    live_unlink(h);
+    heaps.retired_fallback_calls += h->fallback_calls;
+    heaps.retired_fallback_bytes += h->fallback_bytes;
+    h->next = heaps.retired;
+    heaps.retired = h;
+    sm_unlock(&heaps.lock);
+}
+
+/* pthread key destructor: the thread is exiting. Blocks it allocated stay
+ * valid: they belong to pools, not to the thread. */
+static void heap_thread_exit(void *arg)
+{
+    sm_heap_t *h = arg;
+    sm_heap_current = &heap_dead;
+    heap_flush_all(h);
+    heap_retire(h);
+}
+
+int sm_heap_init(void)
+{
+    int err = pthread_key_create(&heaps.key, heap_thread_exit);
+    heaps.key_ok = (err == 0);
+    return err;
+}
+
+/* Create the calling thread's heap; NULL when none can be made. */
+static sm_heap_t *heap_attach(void)
+{
+    sm_init_process();
+    sm_heap_t *h = heap_new();
+    if (h == NULL)
+        return NULL;
+    /* Publish before pthread_setspecific, which may itself call malloc. */
+    sm_heap_current = h;
+    if (heaps.key_ok)
+        pthread_setspecific(heaps.key, h);
+    return h;
+}
+
+sm_heap_t *sm_heap_get(void)
+{
+    sm_heap_t *h = sm_heap_current;
+    if (h == &sm_heap_empty)
+        return heap_attach();
+    return h == &heap_dead ? NULL : h;
+}
+
+static void *alloc_direct(unsigned cls)
+{
+    sm_block_t *b;
+    if (sm_pool_alloc_batch(cls, 1, &b) == 0) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return b;
+}
+
+void *sm_heap_alloc_slow(sm_heap_t *h, unsigned cls)
+{
+    if (h == &sm_heap_empty || h == &heap_dead) {
+        h = sm_heap_get();
+        if (h == NULL)
+            return alloc_direct(cls);
+    }
+    sm_bin_t *bin = &h->bins[cls];
+    sm_block_t *b = bin->head;
+    if (b == NULL) {
+        /* Refill half a bin; keep one block for the caller. */
+        unsigned got = sm_pool_alloc_batch(cls, bin_capacity(cls) / 2, &b);
+        if (got == 0) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        bin->room -= got;
+    }
+    bin->head = sm_freelist_next(b);
+    bin->room++;
+    return b;
+}
+
+/* The bin is full: give its older half back to the pools. */
+static void bin_flush_half(sm_bin_t *bin, unsigned cls)
+{
+    unsigned keep = bin_capacity(cls) / 2;
+    sm_block_t *last = bin->head;
+    for (unsigned i = 1; i < keep && sm_freelist_next(last) != NULL; i++)
+        last = sm_freelist_next(last);
+    sm_block_t *older = sm_freelist_next(last);
+    sm_freelist_set_next(last, NULL);
+    bin->room = bin_capacity(cls) - keep;
+    sm_pool_free_batch(cls, older, "free");
+}
+
+void sm_heap_free_slow(sm_heap_t *h, unsigned cls, sm_block_t *b)
+{
+    if (h->bins[cls].head == b)
+        sm_fatal("free", b, "double free detected (block is at the head of the thread cache)");
+    if (h == &sm_heap_empty || h == &heap_dead) {
+        h = sm_heap_get();
+        if (h == NULL) {
+            sm_freelist_set_next(b, NULL);
+            sm_pool_free_batch(cls, b, "free");
+            return;
+        }
+    }
+    sm_bin_t *bin = &h->bins[cls];
+    if (bin->head == b)
+        sm_fatal("free", b, "double free detected (block is at the head of the thread cache)");
+    if (bin->room == 0)
+        bin_flush_half(bin, cls);
+    sm_freelist_set_next(b, bin->head);
+    bin->head = b;
+    bin->room--;
+}
+
+size_t sm_heap_cached_blocks(unsigned cls)
+{
+    size_t n = 0;
+    sm_lock(&heaps.lock);
+    for (sm_heap_t *h = heaps.live; h != NULL; h = h->next)
+        n += bin_capacity(cls) - __atomic_load_n(&h->bins[cls].room, __ATOMIC_RELAXED);
+    sm_unlock(&heaps.lock);
+    return n;
+}
+
+void sm_heap_fallback_totals(size_t *calls, size_t *bytes)
+{
+    sm_lock(&heaps.lock);
+    size_t c = heaps.retired_fallback_calls, b = heaps.retired_fallback_bytes;
+    for (sm_heap_t *h = heaps.live; h != NULL; h = h->next) {
+        c += __atomic_load_n(&h->fallback_calls, __ATOMIC_RELAXED);
+        b += __atomic_load_n(&h->fallback_bytes, __ATOMIC_RELAXED);
+    }
+    sm_unlock(&heaps.lock);
+    *calls = c;
+    *bytes = b;
+}
+
+void sm_heap_fork_prepare(void)
+{
+    sm_lock(&heaps.lock);
+}
+
+void sm_heap_fork_parent(void)
+{
+    sm_unlock(&heaps.lock);
+}
+
+/* In the child only the forking thread survives: the other threads' caches
+ * go back to the pools (pool and arena locks are already re-created). */
+void sm_heap_fork_child(void)
+{
+    sm_lock_reinit(&heaps.lock);
+    sm_heap_t *self = sm_heap_current;
+    sm_heap_t *h = heaps.live;
+    while (h != NULL) {
+        sm_heap_t *next = h->next;
+        if (h != self) {
+            heap_flush_all(h);
+            heap_retire(h);
+        }
+        h = next;
+    }
+}

@@ -1,0 +1,107 @@
+/*
+ * Threads: a per-thread cache of free blocks ("heap") in front of the
+ * central pools, in the manner of tcmalloc, jemalloc's tcache and glibc's
+ * tcache.
+ *
+ *   thread A heap          thread B heap
+ *   bins[cls]: head,room   bins[cls]: head,room
+ *        |  refill / flush in batches  |
+ *        v  (class lock)               v
+ *   sm_g_central[cls]: list of used pools  --(arena lock)-->  arenas
+ *
+ * malloc pops the head of its bin; free pushes onto the bin of the calling
+ * thread, whichever thread allocated the block. Neither takes a lock or an
+ * atomic read-modify-write. When a bin is empty, malloc refills it with half
+ * a bin of blocks from the class's pools under the class lock; when a bin is
+ * full (room == 0), free returns its older half to their pools. A bin holds
+ * at most SM_BIN_BYTES of blocks (between 8 and 256 blocks), so a thread
+ * never parks more than 64 * 4 KiB.
+ *
+ * Why this design rather than per-thread pools with remote frees
+ * (mimalloc): a block freed by another thread needs no owner to collect it,
+ * a thread that exits just flushes its bins (its blocks stay valid, they
+ * belong to pools, not to threads), and the central part stays pymalloc's
+ * pool/arena policy under a lock, which is what keeps memory low. The cost
+ * is one lock per half bin on the slow path.
+ *
+ * A thread starts with sm_heap_current pointing at sm_heap_empty, a static
+ * heap whose bins are all empty and full (head NULL, room 0): its first
+ * malloc and first free land in the slow path, which creates the thread's
+ * heap. On thread exit the heap is flushed and the thread points at
+ * sm_heap_dead, which sends every later call (from other TLS destructors)
+ * straight to the pools.
+ */
+#ifndef SM_HEAP_H
+#define SM_HEAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "compiler.h"
+#include "config.h"
+#include "freelist.h"
+
+typedef struct sm_bin {
+    sm_block_t *head; /* free blocks of this class, LIFO */
+    uint32_t room;    /* blocks that may still be pushed: capacity - cached */
+    uint32_t unused;
+} sm_bin_t;
+
+typedef struct sm_heap {
+    sm_bin_t bins[SM_NCLASSES];
+    struct sm_heap *next, *prev; /* registry of live heaps, or retired list */
+    size_t fallback_calls;       /* requests sent to the system malloc */
+    size_t fallback_bytes;
+} sm_heap_t;
+
+extern sm_hidden sm_tls sm_heap_t *sm_heap_current;
+extern sm_hidden sm_heap_t sm_heap_empty;
+
+/* Slow paths of sm_heap_alloc/sm_heap_free. alloc: a block of class cls,
+ * or NULL with errno = ENOMEM. free: aborts on a double free seen at the
+ * bin head; func names the public function for the message. */
+sm_hidden void *sm_heap_alloc_slow(sm_heap_t *h, unsigned cls) sm_noinline sm_cold;
+sm_hidden void sm_heap_free_slow(sm_heap_t *h, unsigned cls, sm_block_t *b) sm_noinline;
+
+static sm_always_inline void *sm_heap_alloc(unsigned cls)
+{
+    sm_heap_t *h = sm_heap_current;
+    sm_bin_t *bin = &h->bins[cls];
+    sm_block_t *b = bin->head;
+    if (sm_unlikely(b == NULL))
+        return sm_heap_alloc_slow(h, cls);
+    bin->head = sm_freelist_next(b);
+    bin->room++;
+    return b;
+}
+
+static sm_always_inline void sm_heap_free(unsigned cls, sm_block_t *b)
+{
+    sm_heap_t *h = sm_heap_current;
+    sm_bin_t *bin = &h->bins[cls];
+    if (sm_unlikely(bin->room == 0 || bin->head == b)) {
+        sm_heap_free_slow(h, cls, b);
+        return;
+    }
+    sm_freelist_set_next(b, bin->head);
+    bin->head = b;
+    bin->room--;
+}
+
+/* The calling thread's heap, created if needed; NULL when the thread has
+ * exited or no memory is left for a heap. For counters on slow paths. */
+sm_hidden sm_heap_t *sm_heap_get(void);
+
+/* Blocks of class cls cached by all live threads (approximate while they
+ * run). Sum of fallback counters of live and retired heaps. */
+sm_hidden size_t sm_heap_cached_blocks(unsigned cls);
+sm_hidden void sm_heap_fallback_totals(size_t *calls, size_t *bytes);
+
+/* Process start-up: the thread-exit key. Returns 0 or an errno. */
+sm_hidden int sm_heap_init(void);
+
+sm_hidden void sm_heap_fork_prepare(void);
+sm_hidden void sm_heap_fork_parent(void);
+sm_hidden void sm_heap_fork_child(void);
+
+#endif

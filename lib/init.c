@@ -1,0 +1,75 @@
+/*
+ * The start-up state machine (init.h) and the fork handlers.
+ */
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#include "arena.h"
+#include "error.h"
+#include "heap.h"
+#include "init.h"
+#include "options.h"
+#include "pool.h"
+#include "size_class.h"
+#include "stats.h"
+
+enum { INIT_NONE, INIT_RUNNING, INIT_DONE };
+
+static _Atomic int init_state = INIT_NONE;
+static sm_tls int init_in_progress; /* this thread is the initialiser */
+
+/* Fork: hold every lock across fork() so the child inherits consistent
+ * pools, arenas and registry, then re-create the locks in the child. */
+static void fork_prepare(void)
+{
+    sm_heap_fork_prepare();
+    sm_pool_fork_prepare();
+    sm_arena_fork_prepare();
+}
+
+static void fork_parent(void)
+{
+    sm_arena_fork_parent();
+    sm_pool_fork_parent();
+    sm_heap_fork_parent();
+}
+
+static void fork_child(void)
+{
+    sm_arena_fork_child();
+    sm_pool_fork_child();
+    sm_heap_fork_child();
+}
+
+static void init_run(void)
+{
+    sm_size_class_init();
+    sm_options_init();
+    if (sm_opt.alignment == 8)
+        memcpy(sm_size_class_abi, sm_size_class_api, sizeof sm_size_class_abi);
+    if (sm_heap_init() != 0)
+        sm_warn("no pthread key left: thread caches are not flushed at thread exit");
+}
+
+void sm_init_process(void)
+{
+    if (sm_likely(atomic_load_explicit(&init_state, memory_order_acquire) == INIT_DONE))
+        return;
+    if (init_in_progress)
+        return;
+    int expected = INIT_NONE;
+    if (atomic_compare_exchange_strong_explicit(&init_state, &expected, INIT_RUNNING,
+                                                memory_order_acq_rel, memory_order_acquire)) {
+        init_in_progress = 1;
+        init_run();
+        atomic_store_explicit(&init_state, INIT_DONE, memory_order_release);
+        pthread_atfork(fork_prepare, fork_parent, fork_child);
+        init_in_progress = 0;
+        sm_options_announce();
+        return;
+    }
+    while (atomic_load_explicit(&init_state, memory_order_acquire) != INIT_DONE)
+        sched_yield();
+}

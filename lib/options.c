@@ -1,0 +1,163 @@
+/*
+ * The option table generated from SM_OPTIONS (options.h) and its parser,
+ * which walks environ directly: getenv is fine too, but this way one pass
+ * also finds misspelt SMALLOC_* names.
+ */
+#include <stdint.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <smalloc.h>
+
+#include "error.h"
+#include "options.h"
+#include "os.h"
+
+extern char **environ;
+
+struct sm_options sm_opt = {
+#define SM_OPTION_DEFAULT(field, name, kind, def, doc) .field = def,
+    SM_OPTIONS(SM_OPTION_DEFAULT)
+#undef SM_OPTION_DEFAULT
+};
+
+enum kind { KIND_bool, KIND_uint, KIND_string };
+
+static const struct option_desc {
+    const char *name;
+    enum kind kind;
+    void *field;
+    const char *doc;
+} options[] = {
+#define SM_OPTION_DESC(field, name, kind, def, doc) {name, KIND_##kind, &sm_opt.field, doc},
+    SM_OPTIONS(SM_OPTION_DESC)
+#undef SM_OPTION_DESC
+};
+
+static int parse_bool(const char *v, bool *out)
+{
+    static const char *const yes[] = {"1", "yes", "on", "true"};
+    static const char *const no[] = {"0", "no", "off", "false"};
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(v, yes[i]) == 0) {
+            *out = true;
+            return 0;
+        }
+        if (strcasecmp(v, no[i]) == 0) {
+            *out = false;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static int parse_uint(const char *v, size_t *out)
+{
+    size_t n = 0;
+    const char *s = v;
+    if (*s < '0' || *s > '9')
+        return -1;
+    for (; *s >= '0' && *s <= '9'; s++) {
+        if (__builtin_mul_overflow(n, 10, &n) || __builtin_add_overflow(n, (size_t)(*s - '0'), &n))
+            return -1;
+    }
+    unsigned shift = 0;
+    switch (*s) {
+    case 'k': case 'K': shift = 10; s++; break;
+    case 'm': case 'M': shift = 20; s++; break;
+    case 'g': case 'G': shift = 30; s++; break;
+    default: break;
+    }
+    if (*s != '\0' || (shift && n > (SIZE_MAX >> shift)))
+        return -1;
+    *out = n << shift;
+    return 0;
+}
+
+/* Option-specific rules beyond the kind. */
+static int value_allowed(const struct option_desc *o)
+{
+    if (o->field == &sm_opt.alignment)
+        return sm_opt.alignment == 8 || sm_opt.alignment == 16;
+    return 1;
+}
+
+static void parse_one(const char *entry)
+{
+    const char *eq = strchr(entry, '=');
+    if (eq == NULL)
+        return;
+    size_t len = (size_t)(eq - entry);
+    const char *value = eq + 1;
+    for (size_t i = 0; i < sizeof options / sizeof options[0]; i++) {
+        const struct option_desc *o = &options[i];
+        if (strlen(o->name) != len || memcmp(o->name, entry, len) != 0)
+            continue;
+        int err = 0;
+        switch (o->kind) {
+        case KIND_bool: {
+            bool saved = *(bool *)o->field;
+            err = parse_bool(value, o->field);
+            if (err)
+                *(bool *)o->field = saved;
+            break;
+        }
+        case KIND_uint: {
+            size_t saved = *(size_t *)o->field;
+            err = parse_uint(value, o->field) || !value_allowed(o);
+            if (err)
+                *(size_t *)o->field = saved;
+            break;
+        }
+        case KIND_string:
+            *(const char **)o->field = *value ? value : NULL;
+            break;
+        }
+        if (err)
+            sm_warn("%s=%s is not a valid value; keeping the default", o->name, value);
+        return;
+    }
+    char name[64];
+    size_t n = len < sizeof name - 1 ? len : sizeof name - 1;
+    memcpy(name, entry, n);
+    name[n] = '\0';
+    sm_warn("unknown option %s ignored", name);
+}
+
+void sm_options_init(void)
+{
+    if (environ == NULL)
+        return;
+    for (char **e = environ; *e != NULL; e++) {
+        if (strncmp(*e, "SMALLOC_", 8) == 0)
+            parse_one(*e);
+    }
+}
+
+void sm_options_announce(void)
+{
+    if (!sm_opt.verbose)
+        return;
+    char line[512];
+    size_t n = sm_snprintf(line, sizeof line, "smalloc: libsmalloc %s, pid %d\n", smalloc_version(),
+                           (int)getpid());
+    sm_os_write(STDERR_FILENO, line, n);
+    for (size_t i = 0; i < sizeof options / sizeof options[0]; i++) {
+        const struct option_desc *o = &options[i];
+        switch (o->kind) {
+        case KIND_bool:
+            n = sm_snprintf(line, sizeof line, "smalloc:   %s=%s\n", o->name, *(bool *)o->field ? "1" : "0");
+            break;
+        case KIND_uint:
+            n = sm_snprintf(line, sizeof line, "smalloc:   %s=%zu\n", o->name, *(size_t *)o->field);
+            break;
+        case KIND_string: {
+            const char *s = *(const char **)o->field;
+            n = sm_snprintf(line, sizeof line, "smalloc:   %s=%s\n", o->name, s ? s : "(unset)");
+            break;
+        }
+        }
+        sm_os_write(STDERR_FILENO, line, n);
+    }
+}

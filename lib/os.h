@@ -1,0 +1,35 @@
+/*
+ * The OS contract: the only functions in lib/ that talk to the kernel.
+ * All of them are safe before main() and from inside malloc: they never
+ * allocate, and they leave errno as they found it.
+ */
+#ifndef SM_OS_H
+#define SM_OS_H
+
+#include <stddef.h>
+
+#include "compiler.h"
+
+/* Map size bytes of zeroed read-write memory aligned to align.
+ * pre: size and align are multiples of the page size, align a power of two.
+ * Returns NULL when the kernel refuses (out of memory, RLIMIT_AS). */
+sm_hidden void *sm_os_map_aligned(size_t size, size_t align);
+
+/* Map size bytes of zeroed memory anywhere; NULL on failure. */
+sm_hidden void *sm_os_map(size_t size);
+
+/* Give back a mapping made by sm_os_map*; pre: p and size page aligned. */
+sm_hidden void sm_os_unmap(void *p, size_t size);
+
+/* Tell the kernel the pages may be dropped; they read back as zero. */
+sm_hidden void sm_os_discard(void *p, size_t size);
+
+/* write(2) all of buf to fd, retrying on EINTR; errors are ignored. */
+sm_hidden void sm_os_write(int fd, const char *buf, size_t len);
+
+#ifdef SMALLOC_TESTING
+/* Test hook: after n more successful maps, every map fails (n < 0: never). */
+sm_hidden void sm_os_fail_after(long n);
+#endif
+
+#endif

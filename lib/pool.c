@@ -1,0 +1,176 @@
+/*
+ * The pool state machine and the per-class central lists (see pool.h).
+ * Lock order: class lock, then arena lock.
+ */
+#include <stddef.h>
+
+#include "arena.h"
+#include "error.h"
+#include "pool.h"
+#include "size_class.h"
+
+sm_central_t sm_g_central[SM_NCLASSES] = {
+    [0 ... SM_NCLASSES - 1] = {.lock = SM_LOCK_INITIALIZER, .used = NULL},
+};
+
+static void used_link_front(sm_central_t *c, sm_pool_t *pool)
+{
+    pool->prev = NULL;
+    pool->next = c->used;
+    if (c->used)
+        c->used->prev = pool;
+    c->used = pool;
+}
+
+static void used_unlink(sm_central_t *c, sm_pool_t *pool)
+{
+    if (pool->prev)
+        pool->prev->next = pool->next;
+    else
+        c->used = pool->next;
+    if (pool->next)
+        pool->next->prev = pool->prev;
+    pool->next = pool->prev = NULL;
+}
+
+static unsigned pool_limit(unsigned cls)
+{
+    return (unsigned)sm_class_info[cls].nblocks * (unsigned)sm_class_size(cls);
+}
+
+/* A used pool for cls: the front of the class list, or a new one. */
+static sm_pool_t *used_pool(sm_central_t *c, unsigned cls)
+{
+    if (c->used != NULL)
+        return c->used;
+    sm_lock(&sm_g_arena.lock);
+    sm_pool_t *pool = sm_arena_take_pool();
+    sm_unlock(&sm_g_arena.lock);
+    if (pool == NULL)
+        return NULL;
+    pool->freeblock = NULL;
+    pool->nused = 0;
+    pool->nextoffset = 0;
+    pool->cls = (uint8_t)cls;
+    used_link_front(c, pool);
+    return pool;
+}
+
+unsigned sm_pool_alloc_batch(unsigned cls, unsigned want, sm_block_t **chain)
+{
+    sm_central_t *c = &sm_g_central[cls];
+    size_t size = sm_class_size(cls);
+    unsigned limit = pool_limit(cls);
+    sm_block_t *head = NULL;
+    unsigned got = 0;
+
+    sm_lock(&c->lock);
+    while (got < want) {
+        sm_pool_t *pool = used_pool(c, cls);
+        if (pool == NULL)
+            break;
+        char *base = sm_pool_base(pool);
+        while (got < want) {
+            sm_block_t *b = pool->freeblock;
+            if (b != NULL) {
+                pool->freeblock = sm_freelist_next(b);
+            } else if (pool->nextoffset < limit) {
+                b = (sm_block_t *)(base + pool->nextoffset);
+                pool->nextoffset = (uint16_t)(pool->nextoffset + size);
+            } else {
+                break;
+            }
+            pool->nused++;
+            sm_freelist_set_next(b, head);
+            head = b;
+            got++;
+        }
+        if (pool->nused == sm_class_info[cls].nblocks)
+            used_unlink(c, pool); /* used -> full */
+        sm_assert_expensive(sm_pool_check(pool));
+    }
+    sm_unlock(&c->lock);
+    *chain = head;
+    return got;
+}
+
+/* Return one block to its pool; an arena to unmap, if the pool emptied it. */
+static sm_arena_t *pool_free_one(sm_central_t *c, unsigned cls, sm_block_t *b, const char *func)
+{
+    sm_pool_t *pool = sm_pool_of((uintptr_t)b);
+    uint16_t offset = (uint16_t)((uintptr_t)b & (SM_POOL_SIZE - 1));
+    if (sm_unlikely(pool->cls != cls || offset >= pool->nextoffset))
+        sm_fatal(func, b, "invalid pointer");
+    if (sm_unlikely(pool->freeblock == b || pool->nused == 0))
+        sm_fatal(func, b, "double free detected");
+    if (pool->nused == sm_class_info[cls].nblocks)
+        used_link_front(c, pool); /* full -> used */
+    sm_freelist_set_next(b, pool->freeblock);
+    pool->freeblock = b;
+    pool->nused--;
+    if (pool->nused != 0)
+        return NULL;
+    used_unlink(c, pool); /* used -> empty */
+    sm_lock(&sm_g_arena.lock);
+    sm_arena_t *gone = sm_arena_give_pool(pool);
+    sm_unlock(&sm_g_arena.lock);
+    return gone;
+}
+
+void sm_pool_free_batch(unsigned cls, sm_block_t *chain, const char *func)
+{
+    sm_central_t *c = &sm_g_central[cls];
+    sm_arena_t *unmap = NULL;
+
+    sm_lock(&c->lock);
+    while (chain != NULL) {
+        sm_block_t *b = chain;
+        chain = sm_freelist_next(b);
+        sm_arena_t *gone = pool_free_one(c, cls, b, func);
+        if (gone != NULL) {
+            gone->next = unmap;
+            unmap = gone;
+        }
+    }
+    sm_unlock(&c->lock);
+    while (unmap != NULL) {
+        sm_arena_t *next = unmap->next;
+        sm_arena_unmap(unmap);
+        unmap = next;
+    }
+}
+
+int sm_pool_check(const sm_pool_t *pool)
+{
+    if (pool->cls == SM_CLASS_NONE)
+        return pool->nused == 0;
+    unsigned cls = pool->cls;
+    size_t size = sm_class_size(cls);
+    unsigned nfree = 0;
+    for (const sm_block_t *b = pool->freeblock; b != NULL; b = sm_freelist_next(b)) {
+        uintptr_t offset = (uintptr_t)b & (SM_POOL_SIZE - 1);
+        if (sm_pool_of((uintptr_t)b) != pool || offset % size != 0 || offset >= pool->nextoffset)
+            return 0;
+        if (++nfree > sm_class_info[cls].nblocks)
+            return 0;
+    }
+    return nfree + pool->nused == pool->nextoffset / size;
+}
+
+void sm_pool_fork_prepare(void)
+{
+    for (unsigned cls = 0; cls < SM_NCLASSES; cls++)
+        sm_lock(&sm_g_central[cls].lock);
+}
+
+void sm_pool_fork_parent(void)
+{
+    for (unsigned cls = SM_NCLASSES; cls-- > 0;)
+        sm_unlock(&sm_g_central[cls].lock);
+}
+
+void sm_pool_fork_child(void)
+{
+    for (unsigned cls = 0; cls < SM_NCLASSES; cls++)
+        sm_lock_reinit(&sm_g_central[cls].lock);
+}
