@@ -38,14 +38,14 @@ typedef uint64_t (*wl_fn_t)(const struct wl_args *a);
  * the workload's own parameter, not scaled.
  */
 #define SM_WORKLOADS(X)                                                        \
-    X(single, wl_single, 20000000, 32,                                        \
+    X(single, wl_single, 50000000, 32,                                        \
       "n malloc(arg)+free pairs, freed at once: the fast path")               \
     X(random_batch, wl_random_batch, 8000, 1000,                              \
       "n batches of arg blocks of 8..512 bytes, freed in shuffled order")     \
-    X(python_churn, wl_python_churn, 8000000, 300000,                         \
+    X(python_churn, wl_python_churn, 5000000, 300000,                         \
       "live set of arg objects, CPython size mix; n steps free one, "        \
       "allocate one")                                                         \
-    X(producer_consumer, wl_producer_consumer, 4000000, 1024,                 \
+    X(producer_consumer, wl_producer_consumer, 2000000, 1024,                 \
       "n blocks of 16..256 bytes allocated by one thread, freed by another "  \
       "through a ring of arg slots")                                          \
     X(threads_1, wl_threads, 6000000, 1,                                      \
@@ -58,8 +58,9 @@ typedef uint64_t (*wl_fn_t)(const struct wl_args *a);
       "arg string builders; n appends of 1..16 bytes, each a realloc")        \
     X(fallback_mix, wl_fallback_mix, 5000000, 20000,                          \
       "live set of arg blocks; half 8..512 bytes, half 513..2048")            \
-    X(replay, wl_replay, 0, 1,                                                \
-      "replays the recorded python3 trace arg times (n > 0: first n events)")
+    X(replay, wl_replay, 12000000, 0,                                         \
+      "n events of the recorded python3 trace (3.0M events a pass, "         \
+      "everything freed between passes)")
 
 #define X(name, fn, n, arg, desc) uint64_t fn(const struct wl_args *a);
 SM_WORKLOADS(X)

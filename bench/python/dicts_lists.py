@@ -4,7 +4,7 @@ import sys
 
 
 def run(scale):
-    n = int(200_000 * scale)
+    n = int(100_000 * scale)
     total = 0
     for rnd in range(3):
         rows = [{"id": i, "name": "user%d" % i, "tags": ("t%d" % (i % 7), "x"),

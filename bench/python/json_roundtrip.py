@@ -17,7 +17,7 @@ def make_record(i):
 
 
 def run(scale):
-    n = int(40_000 * scale)
+    n = int(12_000 * scale)
     total = 0
     for rnd in range(4):
         data = [make_record(i + rnd) for i in range(n)]

@@ -35,12 +35,12 @@ def check(node):
 
 def run(scale):
     total = 0
-    trees = max(1, int(40 * scale))
+    trees = max(1, int(100 * scale))
     long_lived = tree(14, 1)
     for i in range(trees):
         total += check(tree(12, i))
     q = collections.deque()
-    for i in range(int(400_000 * scale)):
+    for i in range(int(800_000 * scale)):
         q.append(Message(i, "m%d" % i))
         if len(q) > 1000:
             m = q.popleft()

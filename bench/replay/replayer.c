@@ -68,46 +68,46 @@ static int bad(const char *path, const char *why)
 
 /* One pass over at most `budget` events; adds the events played to *played.
  * 0 on a malformed trace. */
-static int play(const char *path, struct cursor *c, void **slot, uint64_t nslots,
-                uint64_t budget, uint64_t *played, uint64_t *ops)
+static int play(const char *path, struct cursor *c, void **slot, struct trace_ids *ids,
+                uint64_t nslots, uint64_t budget, uint64_t *played, uint64_t *ops)
 {
     for (uint64_t e = 0; e < budget; e++) {
-        uint64_t word, size = 0;
+        uint64_t word, size, id;
+        void *p;
         if (!next_varint(c, &word))
             return e == 0 ? bad(path, "no events") : 1;
-        unsigned op = (unsigned)(word & 3);
-        uint64_t id = word >> 2;
-        if (id >= nslots)
-            return bad(path, "object id out of range");
-        if (op != TRACE_FREE && !next_varint(c, &size))
-            return bad(path, "truncated event");
-        switch (op) {
+        switch ((unsigned)(word & 3)) {
         case TRACE_MALLOC:
-        case TRACE_CALLOC: {
-            if (slot[id] != NULL) { /* cannot happen in a well-formed trace */
-                free(slot[id]);
-                (*ops)++;
-            }
-            void *p = op == TRACE_MALLOC ? malloc(size) : calloc(1, size);
+        case TRACE_CALLOC:
+            size = word >> 2;
+            id = trace_id_take(ids);
+            if (id >= nslots)
+                return bad(path, "more live objects than slots");
+            p = (word & 3) == TRACE_MALLOC ? malloc(size) : calloc(1, size);
             if (size != 0) {
                 WL_CHECK(p, "replay");
                 wl_touch(p, size);
             }
             slot[id] = p;
             break;
-        }
-        case TRACE_REALLOC: {
-            void *p = realloc(slot[id], size);
+        case TRACE_REALLOC:
+            id = word >> 2;
+            if (id >= nslots || !next_varint(c, &size))
+                return bad(path, "bad realloc event");
+            p = realloc(slot[id], size);
             if (size != 0) {
                 WL_CHECK(p, "replay");
                 wl_touch(p, size);
             }
             slot[id] = p;
             break;
-        }
         default: /* TRACE_FREE */
+            id = word >> 2;
+            if (id >= nslots)
+                return bad(path, "bad free event");
             free(slot[id]);
             slot[id] = NULL;
+            trace_id_give(ids, id);
             break;
         }
         (*ops)++;
@@ -146,17 +146,20 @@ uint64_t trace_replay(const char *path, uint64_t events)
         events = h.events;
 
     void **slot = wl_map(h.slots * sizeof(void *));
+    uint64_t *stack = wl_map(h.slots * sizeof(uint64_t));
     uint64_t ops = 0, played = 0;
     int ok = 1;
     while (ok && played < events) {
         struct cursor c = { base, TRACE_HEADER_SIZE, len, 0 };
+        struct trace_ids ids = { 0, 0, stack };
         uint64_t before = played;
-        ok = play(path, &c, slot, h.slots, events - played, &played, &ops);
+        ok = play(path, &c, slot, &ids, h.slots, events - played, &played, &ops);
         ops += free_all(slot, h.slots);
         if (played == before)
             break;
     }
     wl_unmap(slot, h.slots * sizeof(void *));
+    wl_unmap(stack, h.slots * sizeof(uint64_t));
     munmap((void *)base, len);
     return ok ? ops : 0;
 }

@@ -59,9 +59,7 @@ static struct {
     uint64_t events;
     uint64_t dropped;
     uint64_t live;
-    uint64_t next_id;      /* ids 0..next_id-1 have been handed out */
-    uint64_t nfree_ids;
-    uint64_t *free_ids;    /* stack of recycled ids */
+    struct trace_ids ids;  /* same rule as the replayer's */
     struct entry *table;   /* linear probing, backward-shift deletion */
     size_t out_len;
     unsigned char out[OUT_SIZE];
@@ -112,14 +110,19 @@ static void out_varint(uint64_t v)
     tr.out[tr.out_len++] = (unsigned char)v;
 }
 
-/* pre: lock held, tr.on. */
-static void out_event(enum trace_op op, uint64_t id, int has_size, uint64_t size)
+/* One event (trace.h): malloc/calloc carry the size only, free the id,
+ * realloc both. pre: lock held, tr.on. */
+static void out_event(enum trace_op op, uint64_t id, uint64_t size)
 {
     if (tr.out_len > OUT_SIZE - 32)
         out_flush();
-    out_varint(id << 2 | (uint64_t)op);
-    if (has_size)
-        out_varint(size);
+    if (op == TRACE_MALLOC || op == TRACE_CALLOC) {
+        out_varint(size << 2 | (uint64_t)op);
+    } else {
+        out_varint(id << 2 | (uint64_t)op);
+        if (op == TRACE_REALLOC)
+            out_varint(size);
+    }
     if (++tr.events >= tr.max_events)
         tr.on = 0;
 }
@@ -135,7 +138,7 @@ static size_t slot_of(uintptr_t key)
 /* The id of a new live block at key. pre: lock held. */
 static uint64_t table_insert(uintptr_t key)
 {
-    uint64_t id = tr.nfree_ids ? tr.free_ids[--tr.nfree_ids] : tr.next_id++;
+    uint64_t id = trace_id_take(&tr.ids);
     size_t i = slot_of(key);
     while (tr.table[i].key != 0)
         i = (i + 1) & (TABLE_SIZE - 1);
@@ -170,7 +173,7 @@ static uint64_t table_remove(uintptr_t key, int recycle)
     tr.table[hole].key = 0;
     tr.live--;
     if (recycle)
-        tr.free_ids[tr.nfree_ids++] = id;
+        trace_id_give(&tr.ids, id);
     return id;
 }
 
@@ -204,7 +207,7 @@ static void record_alloc(enum trace_op op, void *p, size_t size)
         return;
     lock();
     if (recording())
-        out_event(op, table_insert((uintptr_t)p), 1, size);
+        out_event(op, table_insert((uintptr_t)p), size);
     unlock();
 }
 
@@ -233,7 +236,7 @@ EXPORT void free(void *p)
             if (id == UINT64_MAX)
                 tr.dropped++;
             else
-                out_event(TRACE_FREE, id, 0, 0);
+                out_event(TRACE_FREE, id, 0);
         }
         unlock();
     }
@@ -260,16 +263,16 @@ EXPORT void *realloc(void *p, size_t size)
             if (id == UINT64_MAX)
                 tr.dropped++;
             else
-                out_event(TRACE_FREE, id, 0, 0);
+                out_event(TRACE_FREE, id, 0);
         } else {
             uint64_t id = table_remove((uintptr_t)p, 0);
             if (id == UINT64_MAX) {
                 /* p came from before the recording: start q as a malloc */
                 tr.dropped++;
-                out_event(TRACE_MALLOC, table_insert((uintptr_t)q), 1, size);
+                out_event(TRACE_MALLOC, table_insert((uintptr_t)q), size);
             } else {
                 table_rekey(id, (uintptr_t)q);
-                out_event(TRACE_REALLOC, id, 1, size);
+                out_event(TRACE_REALLOC, id, size);
             }
         }
     }
@@ -320,9 +323,9 @@ __attribute__((constructor)) static void trace_start(void)
     }
     tr.table = mmap(NULL, TABLE_SIZE * sizeof(struct entry), PROT_READ | PROT_WRITE,
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    tr.free_ids = mmap(NULL, TABLE_MAX_LIVE * sizeof(uint64_t), PROT_READ | PROT_WRITE,
+    tr.ids.stack = mmap(NULL, TABLE_MAX_LIVE * sizeof(uint64_t), PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (tr.table == MAP_FAILED || tr.free_ids == MAP_FAILED) {
+    if (tr.table == MAP_FAILED || tr.ids.stack == MAP_FAILED) {
         say("smalloc_trace: mmap failed, not recording\n");
         close(tr.fd);
         tr.fd = -1;
@@ -344,7 +347,7 @@ __attribute__((destructor)) static void trace_finish(void)
     out_flush();
     struct trace_header h = { .magic = TRACE_MAGIC };
     h.events = tr.events;
-    h.slots = tr.next_id;
+    h.slots = tr.ids.next;
     h.dropped = tr.dropped;
     if (pwrite(tr.fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h))
         say("smalloc_trace: cannot write the header\n");

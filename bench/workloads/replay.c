@@ -4,7 +4,8 @@
  * bench/replay/python.trace.gz and decompressed at build time. Real sizes,
  * real lifetimes, real order: the closest thing to a program in a
  * microbenchmark. The replayer is in bench/replay/replayer.c.
- * n = events to replay (0: the whole trace), arg unused.
+ * n = events to replay (0: the whole trace once; more than the trace holds:
+ * whole passes again), arg unused.
  */
 #include "../replay/replayer.h"
 #include "../workloads.h"
