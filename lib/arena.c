@@ -95,6 +95,7 @@ sm_arena_t *sm_arena_give_pool(sm_pool_t *pool)
 {
     sm_arena_t *arena = sm_arena_of((uintptr_t)pool);
     pool->cls = SM_CLASS_NONE;
+    pool->nblocks = 0; /* from now on every free into this pool is refused */
     pool->next = arena->freepools;
     arena->freepools = pool;
     if (arena->nfreepools > 0)

@@ -1,8 +1,8 @@
 /*
  * The free fast path, shared by smalloc_free and the replaced free:
  *   1. not inside an arena (arena_map.h)  -> the system malloc's free;
- *   2. not the start of a block of its pool's class (size_class.h: one
- *      multiply and one rotate; a pool that serves no class rejects all)
+ *   2. not the start of a block of its pool (pool.h: one multiply and one
+ *      rotate; a pool that serves no class rejects all)
  *                                          -> report and abort;
  *   3. push on the calling thread's bin (heap.h).
  */
@@ -24,12 +24,12 @@ sm_hidden void sm_free_invalid(const char *func, const void *p) sm_noreturn sm_c
 
 /* The class of a libsmalloc block, checked; func names the caller for the
  * report. pre: sm_arena_map_contains(a). */
-static sm_always_inline unsigned sm_free_class_of(uintptr_t a, const char *func)
+static sm_always_inline size_t sm_free_class_of(uintptr_t a, const char *func)
 {
-    unsigned cls = sm_pool_of(a)->cls;
-    if (sm_unlikely(!sm_size_class_is_block_start(cls, a)))
+    const sm_pool_t *pool = sm_pool_of(a);
+    if (sm_unlikely(!sm_pool_is_block_start(pool, a)))
         sm_free_invalid(func, (const void *)a);
-    return cls;
+    return pool->cls;
 }
 
 static sm_always_inline void sm_free(void *p)

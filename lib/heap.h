@@ -63,29 +63,30 @@ extern sm_hidden sm_heap_t sm_heap_empty;
 sm_hidden void *sm_heap_alloc_slow(sm_heap_t *h, unsigned cls) sm_noinline sm_cold;
 sm_hidden void sm_heap_free_slow(sm_heap_t *h, unsigned cls, sm_block_t *b) sm_noinline;
 
-static sm_always_inline void *sm_heap_alloc(unsigned cls)
+static sm_always_inline void *sm_heap_alloc(size_t cls)
 {
     sm_heap_t *h = sm_heap_current;
     sm_bin_t *bin = &h->bins[cls];
     sm_block_t *b = bin->head;
     if (sm_unlikely(b == NULL))
-        return sm_heap_alloc_slow(h, cls);
+        return sm_heap_alloc_slow(h, (unsigned)cls);
     bin->head = sm_freelist_next(b);
     bin->room++;
     return b;
 }
 
-static sm_always_inline void sm_heap_free(unsigned cls, sm_block_t *b)
+static sm_always_inline void sm_heap_free(size_t cls, sm_block_t *b)
 {
     sm_heap_t *h = sm_heap_current;
     sm_bin_t *bin = &h->bins[cls];
-    if (sm_unlikely(bin->room == 0 || bin->head == b)) {
-        sm_heap_free_slow(h, cls, b);
+    uint32_t room;
+    if (sm_unlikely(__builtin_sub_overflow(bin->room, 1, &room) || bin->head == b)) {
+        sm_heap_free_slow(h, (unsigned)cls, b);
         return;
     }
+    bin->room = room;
     sm_freelist_set_next(b, bin->head);
     bin->head = b;
-    bin->room--;
 }
 
 /* The calling thread's heap, created if needed; NULL when the thread has

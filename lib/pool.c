@@ -33,6 +33,18 @@ static void used_unlink(sm_central_t *c, sm_pool_t *pool)
     pool->next = pool->prev = NULL;
 }
 
+static sm_block_t *pool_freeblock(const sm_pool_t *pool)
+{
+    if (pool->freeblock == SM_POOL_NO_BLOCK)
+        return NULL;
+    return (sm_block_t *)(sm_pool_base(pool) + pool->freeblock);
+}
+
+static void pool_set_freeblock(sm_pool_t *pool, const sm_block_t *b)
+{
+    pool->freeblock = b ? (uint16_t)((uintptr_t)b & (SM_POOL_SIZE - 1)) : SM_POOL_NO_BLOCK;
+}
+
 static unsigned pool_limit(unsigned cls)
 {
     return (unsigned)sm_class_info[cls].nblocks * (unsigned)sm_class_size(cls);
@@ -48,9 +60,13 @@ static sm_pool_t *used_pool(sm_central_t *c, unsigned cls)
     sm_unlock(&sm_g_arena.lock);
     if (pool == NULL)
         return NULL;
-    pool->freeblock = NULL;
+    const sm_class_info_t *ci = &sm_class_info[cls];
+    pool->freeblock = SM_POOL_NO_BLOCK;
     pool->nused = 0;
     pool->nextoffset = 0;
+    pool->inverse = ci->inverse;
+    pool->shift = ci->shift;
+    pool->nblocks = ci->nblocks;
     pool->cls = (uint8_t)cls;
     used_link_front(c, pool);
     return pool;
@@ -71,9 +87,9 @@ unsigned sm_pool_alloc_batch(unsigned cls, unsigned want, sm_block_t **chain)
             break;
         char *base = sm_pool_base(pool);
         while (got < want) {
-            sm_block_t *b = pool->freeblock;
+            sm_block_t *b = pool_freeblock(pool);
             if (b != NULL) {
-                pool->freeblock = sm_freelist_next(b);
+                pool_set_freeblock(pool, sm_freelist_next(b));
             } else if (pool->nextoffset < limit) {
                 b = (sm_block_t *)(base + pool->nextoffset);
                 pool->nextoffset = (uint16_t)(pool->nextoffset + size);
@@ -85,7 +101,7 @@ unsigned sm_pool_alloc_batch(unsigned cls, unsigned want, sm_block_t **chain)
             head = b;
             got++;
         }
-        if (pool->nused == sm_class_info[cls].nblocks)
+        if (pool->nused == pool->nblocks)
             used_unlink(c, pool); /* used -> full */
         sm_assert_expensive(sm_pool_check(pool));
     }
@@ -101,12 +117,13 @@ static sm_arena_t *pool_free_one(sm_central_t *c, unsigned cls, sm_block_t *b, c
     uint16_t offset = (uint16_t)((uintptr_t)b & (SM_POOL_SIZE - 1));
     if (sm_unlikely(pool->cls != cls || offset >= pool->nextoffset))
         sm_fatal(func, b, "invalid pointer");
-    if (sm_unlikely(pool->freeblock == b || pool->nused == 0))
+    sm_block_t *first = pool_freeblock(pool);
+    if (sm_unlikely(first == b || pool->nused == 0))
         sm_fatal(func, b, "double free detected");
-    if (pool->nused == sm_class_info[cls].nblocks)
+    if (pool->nused == pool->nblocks)
         used_link_front(c, pool); /* full -> used */
-    sm_freelist_set_next(b, pool->freeblock);
-    pool->freeblock = b;
+    sm_freelist_set_next(b, first);
+    pool_set_freeblock(pool, b);
     pool->nused--;
     if (pool->nused != 0)
         return NULL;
@@ -147,11 +164,11 @@ int sm_pool_check(const sm_pool_t *pool)
     unsigned cls = pool->cls;
     size_t size = sm_class_size(cls);
     unsigned nfree = 0;
-    for (const sm_block_t *b = pool->freeblock; b != NULL; b = sm_freelist_next(b)) {
+    for (const sm_block_t *b = pool_freeblock(pool); b != NULL; b = sm_freelist_next(b)) {
         uintptr_t offset = (uintptr_t)b & (SM_POOL_SIZE - 1);
         if (sm_pool_of((uintptr_t)b) != pool || offset % size != 0 || offset >= pool->nextoffset)
             return 0;
-        if (++nfree > sm_class_info[cls].nblocks)
+        if (++nfree > pool->nblocks)
             return 0;
     }
     return nfree + pool->nused == pool->nextoffset / size;

@@ -38,15 +38,30 @@
 #include "config.h"
 #include "freelist.h"
 #include "lock.h"
+#include "size_class.h"
 
 typedef struct sm_pool {
-    sm_block_t *freeblock;       /* blocks returned to this pool, LIFO */
     struct sm_pool *next, *prev; /* used: class list; empty: arena's free pools */
+    /* The free fast path's block-start test (size_class.h), copied from
+     * sm_class_info when the pool takes a class so it needs no other load.
+     * nblocks is 0 while the pool serves no class: every pointer fails. */
+    uint32_t inverse;
+    uint32_t nblocks;
+    uint16_t freeblock;          /* offset of the first returned block, or SM_POOL_NO_BLOCK */
     uint16_t nused;              /* blocks handed out */
     uint16_t nextoffset;         /* offset of the first never-carved block */
+    uint8_t shift;
     uint8_t cls;                 /* class served, SM_CLASS_NONE when empty */
-    uint8_t unused[3];
 } sm_pool_t;
+
+#define SM_POOL_NO_BLOCK 0xffff
+
+/* Is address a, inside this pool, the start of one of its blocks? */
+static inline int sm_pool_is_block_start(const sm_pool_t *pool, uintptr_t a)
+{
+    uint32_t offset = (uint32_t)(a & (SM_POOL_SIZE - 1));
+    return sm_rotr32(offset * pool->inverse, pool->shift) < pool->nblocks;
+}
 
 _Static_assert(sizeof(sm_pool_t) == 32, "pool descriptors are 32 bytes");
 

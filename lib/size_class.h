@@ -21,8 +21,9 @@
  * with size = odd << shift and inverse = odd^-1 mod 2^32,
  *     rotr32(offset * inverse, shift) == j          when offset == j * size,
  * and is >= 2^32 / size otherwise (exact division by multiplication, as in
- * Granlund and Montgomery), which exceeds every nblocks. Class
- * SM_CLASS_NONE has nblocks 0 and so rejects every pointer.
+ * Granlund and Montgomery), which exceeds every nblocks. Each pool
+ * descriptor carries a copy of its class's constants (pool.h), and a pool
+ * serving no class has nblocks 0, which rejects every pointer.
  */
 #ifndef SM_SIZE_CLASS_H
 #define SM_SIZE_CLASS_H
@@ -57,7 +58,7 @@ static inline size_t sm_class_size(unsigned cls)
 }
 
 /* pre: n <= SM_SMALL_MAX */
-static inline unsigned sm_size_class_of(const uint8_t *table, size_t n)
+static inline size_t sm_size_class_of(const uint8_t *table, size_t n)
 {
     return table[(n + SM_QUANTUM - 1) / SM_QUANTUM];
 }
@@ -65,14 +66,6 @@ static inline unsigned sm_size_class_of(const uint8_t *table, size_t n)
 static inline uint32_t sm_rotr32(uint32_t x, unsigned r)
 {
     return (x >> r) | (x << ((32 - r) & 31));
-}
-
-/* Is address a the start of a block of class cls inside its pool? */
-static inline bool sm_size_class_is_block_start(unsigned cls, uintptr_t a)
-{
-    const sm_class_info_t *ci = &sm_class_info[cls];
-    uint32_t offset = (uint32_t)(a & (SM_POOL_SIZE - 1));
-    return sm_rotr32(offset * ci->inverse, ci->shift) < ci->nblocks;
 }
 
 #endif
