@@ -40,9 +40,9 @@ static void usage(FILE *out)
             "  --scale X   multiply the default amount of work by X (default 1)\n"
             "  --reps N    repetitions in this process, one JSON line each (default 1)\n"
             "  --n, --arg  override the workload's work units / parameter\n"
-            "  --trace F   trace for `replay` (default $SMALLOC_BENCH_TRACE or\n"
+            "  --trace F   trace for `replay` (default $SMBENCH_TRACE or\n"
             "              %s)\n"
-            "  --label L   copied into the JSON as \"allocator\" (default $SMALLOC_BENCH_LABEL)\n",
+            "  --label L   copied into the JSON as \"allocator\" (default $SMBENCH_LABEL)\n",
             SMALLOC_BENCH_TRACE_DEFAULT[0] ? SMALLOC_BENCH_TRACE_DEFAULT : "none");
 }
 
@@ -92,8 +92,8 @@ static int parse_u64(const char *s, uint64_t *out)
 int main(int argc, char **argv)
 {
     const char *name = NULL;
-    const char *trace = getenv("SMALLOC_BENCH_TRACE");
-    const char *label = getenv("SMALLOC_BENCH_LABEL");
+    const char *trace = getenv("SMBENCH_TRACE");
+    const char *label = getenv("SMBENCH_LABEL");
     double scale = 1.0;
     uint64_t reps = 1, seed = 42, n = 0, arg = 0;
     int have_n = 0, have_arg = 0;

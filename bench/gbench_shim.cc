@@ -81,7 +81,7 @@ void RunWorkload(benchmark::State &state, const wl_desc *w, wl_args args)
 int main(int argc, char **argv)
 {
     ShimOptions opt;
-    const char *env_trace = std::getenv("SMALLOC_BENCH_TRACE");
+    const char *env_trace = std::getenv("SMBENCH_TRACE");
     opt.trace = env_trace && *env_trace ? env_trace : SMALLOC_BENCH_TRACE_DEFAULT;
     if (!TakeOwnFlags(&argc, argv, &opt)) {
         std::fprintf(stderr, "gbench_shim: bad --scale/--seed/--trace value\n");

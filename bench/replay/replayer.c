@@ -120,7 +120,7 @@ static int play(const char *path, struct cursor *c, void **slot, struct trace_id
 uint64_t trace_replay(const char *path, uint64_t events)
 {
     if (path == NULL || *path == '\0')
-        return bad("(none)", "no trace file given (--trace or SMALLOC_BENCH_TRACE)");
+        return bad("(none)", "no trace file given (--trace or SMBENCH_TRACE)");
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return bad(path, "cannot open (was the trace decompressed at build time?)");

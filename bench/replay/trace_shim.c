@@ -62,8 +62,10 @@ static struct {
     struct trace_ids ids;  /* same rule as the replayer's */
     struct entry *table;   /* linear probing, backward-shift deletion */
     size_t out_len;
-    unsigned char out[OUT_SIZE];
+    unsigned char *out;    /* out_buf */
 } tr = { .lock = ATOMIC_FLAG_INIT, .fd = -1 };
+
+static unsigned char out_buf[OUT_SIZE]; /* in .bss, not in the file */
 
 static void lock(void)
 {
@@ -332,6 +334,7 @@ __attribute__((constructor)) static void trace_start(void)
         return;
     }
     struct trace_header h = { .magic = TRACE_MAGIC };
+    tr.out = out_buf;
     memcpy(tr.out, &h, sizeof(h)); /* real counts are written at exit */
     tr.out_len = sizeof(h);
     pthread_atfork(NULL, NULL, trace_forked);

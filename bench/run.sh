@@ -1,0 +1,250 @@
+#!/usr/bin/env bash
+# bench/run.sh: where does libsmalloc stand? One command on a fresh Debian 12:
+# installs what is missing, builds the project (Release), runs every workload
+# under glibc, libsmalloc, jemalloc, mimalloc and tcmalloc (LD_PRELOAD into one
+# driver binary, runs interleaved), runs python3 on the bundled scripts under
+# each, runs the Google Benchmark shim once per allocator, and writes
+# bench/results/latest.{json,md,png} (bench/report.py). See bench/README.md.
+#
+#   bench/run.sh            full run: 5 repetitions, < 15 minutes
+#   bench/run.sh --quick    < 1 minute: 3 repetitions, 1/10 of the work
+#
+# Options: --reps N, --scale X, --only w1,w2 (workloads), --allocators a,b,
+#   --no-install, --no-python, --no-gbench, --results DIR, -h.
+# Environment: BUILD_DIR (default <repo>/build), PYTHON (default /usr/bin/python3).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/.." && pwd)
+build=${BUILD_DIR:-$root/build}
+python=${PYTHON:-/usr/bin/python3}
+
+quick=0 reps= scale= only= want_allocs= install=1 do_python=1 do_gbench=1
+results=$here/results
+usage() { sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+while [ $# -gt 0 ]; do
+    case $1 in
+    --quick) quick=1 ;;
+    --reps) reps=$2; shift ;;
+    --scale) scale=$2; shift ;;
+    --only) only=$2; shift ;;
+    --allocators) want_allocs=$2; shift ;;
+    --no-install) install=0 ;;
+    --no-python) do_python=0 ;;
+    --no-gbench) do_gbench=0 ;;
+    --results) results=$2; shift ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "run.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
+    esac
+    shift
+done
+if [ $quick = 1 ]; then
+    reps=${reps:-3} scale=${scale:-0.1} py_scale=0.2 py_reps=1
+    gb_scale=0.01 gb_min_time=0.01
+else
+    reps=${reps:-5} scale=${scale:-1} py_scale=1 py_reps=$reps
+    gb_scale=0.05 gb_min_time=0.2
+fi
+
+say() { printf '\033[1m== %s\033[0m\n' "$*"; }
+warn() { printf 'run.sh: %s\n' "$*" >&2; }
+
+# ---- 1. packages ------------------------------------------------------------
+packages=(build-essential cmake libjemalloc-dev libmimalloc-dev libtcmalloc-minimal4
+          libbenchmark-dev python3 python3-matplotlib gzip)
+if [ $install = 1 ] && command -v dpkg-query >/dev/null; then
+    missing=()
+    for p in "${packages[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+            missing+=("$p")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        say "installing ${missing[*]}"
+        sudo=
+        [ "$(id -u)" = 0 ] || sudo=sudo
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+            "${missing[@]}" >/dev/null
+    fi
+fi
+
+# ---- 2. build -------------------------------------------------------------------
+jobs=$(nproc 2>/dev/null || echo 2)
+if [ -f "$root/lib/CMakeLists.txt" ]; then
+    say "building $build (Release)"
+    flags=(-DCMAKE_BUILD_TYPE=Release -DSMALLOC_BENCH=ON)
+    # A fresh build dir gets no tests (they need Criterion); an existing one
+    # keeps its choice unless configuring fails.
+    [ -f "$build/CMakeCache.txt" ] || flags+=(-DSMALLOC_TESTS=OFF)
+    if ! cmake -S "$root" -B "$build" "${flags[@]}" >"$build.configure.log" 2>&1; then
+        cmake -S "$root" -B "$build" "${flags[@]}" -DSMALLOC_TESTS=OFF >"$build.configure.log" 2>&1 ||
+            { cat "$build.configure.log" >&2; exit 1; }
+    fi
+    rm -f "$build.configure.log"
+    benchdir=$build/bench
+else
+    say "lib/ has no CMakeLists.txt yet: building bench/ alone into $build/bench"
+    cmake -S "$here" -B "$build/bench" -DCMAKE_BUILD_TYPE=Release >/dev/null
+    benchdir=$build/bench
+fi
+if [ "$benchdir" = "$build/bench" ] && [ -f "$build/CMakeCache.txt" ]; then
+    tree=$build
+else
+    tree=$benchdir
+fi
+if ! cmake --build "$tree" --target bench_all -j "$jobs" >"$build/bench-build.log" 2>&1; then
+    # libsmalloc may be mid-edit: build the harness alone and go on.
+    cmake --build "$tree" -j "$jobs" --target driver runprog pair smalloc_trace \
+        >>"$build/bench-build.log" 2>&1 || { cat "$build/bench-build.log" >&2; exit 1; }
+    cmake --build "$tree" -j "$jobs" --target gbench_shim bench_trace >/dev/null 2>&1 || true
+    warn "building bench_all failed (log: $build/bench-build.log): libsmalloc may be stale or missing"
+fi
+driver=$benchdir/driver
+runprog=$benchdir/runprog
+gbench=$benchdir/gbench_shim
+
+# ---- 3. allocators ------------------------------------------------------------
+multiarch=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+find_lib() { # soname -> path, or nothing
+    local f
+    for f in "/usr/lib/$multiarch/$1" "/lib/$multiarch/$1" "/usr/lib/$1" "/usr/local/lib/$1"; do
+        [ -f "$f" ] && { echo "$f"; return; }
+    done
+    ldconfig -p 2>/dev/null | awk -v so="$1" '$1 == so { print $NF; exit }'
+}
+declare -A lib
+lib[glibc]=
+lib[smalloc]=$build/lib/libsmalloc.so
+lib[jemalloc]=$(find_lib libjemalloc.so.2)
+lib[mimalloc]=$(find_lib libmimalloc.so.2)
+lib[tcmalloc]=$(find_lib libtcmalloc_minimal.so.4)
+order=(glibc smalloc jemalloc mimalloc tcmalloc)
+[ -n "$want_allocs" ] && IFS=, read -r -a order <<<"$want_allocs"
+
+# Keep an allocator only if the preload really provides malloc in the driver
+# (the driver reports the file malloc comes from).
+provider_ok() { # allocator, file that provides malloc
+    case $1 in
+    glibc) [[ $(basename "$2") == libc.so* ]] ;;
+    *) [ "$(readlink -f "$2")" = "$(readlink -f "${lib[$1]}")" ] ;;
+    esac
+}
+allocs=()
+for a in "${order[@]}"; do
+    if [ -z "${lib[$a]+set}" ]; then
+        warn "unknown allocator $a (known: ${!lib[*]})"; continue
+    fi
+    if [ "$a" != glibc ] && [ ! -f "${lib[$a]}" ]; then
+        warn "$a: ${lib[$a]:-library} not found, skipped"; continue
+    fi
+    line=$(env ${lib[$a]:+LD_PRELOAD=${lib[$a]}} "$driver" -w single --n 1000 2>/dev/null) || line=
+    from=$(sed -n 's/.*"malloc_from":"\([^"]*\)".*/\1/p' <<<"$line")
+    if [ -z "$from" ] || ! provider_ok "$a" "$from"; then
+        warn "$a: malloc comes from '${from:-?}', not ${lib[$a]:-libc}: skipped"; continue
+    fi
+    allocs+=("$a")
+done
+[ ${#allocs[@]} -gt 0 ] || { warn "no allocator works"; exit 1; }
+
+mapfile -t workloads < <("$driver" --list | awk '{ print $1 }')
+[ -n "$only" ] && IFS=, read -r -a workloads <<<"$only"
+
+# ---- 4. runs ----------------------------------------------------------------------
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+raw=$build/bench/results/$stamp
+mkdir -p "$raw"
+{
+    printf '{"mode":"%s","reps":%s,"scale":%s,"python_scale":%s,"python_reps":%s,' \
+        "$([ $quick = 1 ] && echo quick || echo full)" "$reps" "$scale" "$py_scale" "$py_reps"
+    printf '"python":"%s","python_version":"%s","allocators":{' "$python" \
+        "$("$python" -c 'import sys; print(sys.version.split()[0])' 2>/dev/null || echo '?')"
+    sep=
+    for a in "${allocs[@]}"; do
+        pkg=
+        case $a in
+        glibc) pkg=libc6 ;; jemalloc) pkg=libjemalloc2 ;;
+        mimalloc) pkg=libmimalloc2.0 ;; tcmalloc) pkg=libtcmalloc-minimal4 ;;
+        esac
+        ver=$( [ -n "$pkg" ] && dpkg-query -W -f='${Version}' "$pkg" 2>/dev/null || true)
+        printf '%s"%s":{"library":"%s","version":"%s"}' "$sep" "$a" "${lib[$a]:-none}" "$ver"
+        sep=,
+    done
+    printf '}}\n'
+} >"$raw/meta.json"
+
+# One driver process per (rep, workload, allocator); allocators interleaved.
+run_timeout=600
+failures=0
+say "workloads: ${#workloads[@]} x ${allocs[*]} x $reps reps, scale $scale"
+for ((r = 1; r <= reps; r++)); do
+    for w in "${workloads[@]}"; do
+        printf '  [%d/%d] %-18s' "$r" "$reps" "$w"
+        for a in "${allocs[@]}"; do
+            if out=$(timeout $run_timeout \
+                env ${lib[$a]:+LD_PRELOAD=${lib[$a]}} "$driver" -w "$w" --scale "$scale" --label "$a" \
+                2>>"$raw/driver.err"); then
+                printf '%s\n' "$out" >>"$raw/driver.jsonl"
+                printf ' %s %s' "$a" "$(sed -n 's/.*"ns_per_op":\([0-9.]*\).*/\1/p' <<<"$out")"
+            else
+                rc=$?
+                failures=$((failures + 1))
+                printf '{"workload":"%s","allocator":"%s","rep":%d,"error":"exit status %d"}\n' \
+                    "$w" "$a" "$((r - 1))" "$rc" >>"$raw/driver.jsonl"
+                printf ' %s FAIL(%d)' "$a" "$rc"
+            fi
+        done
+        printf '\n'
+    done
+done
+
+# The real program: Debian's python3 on the bundled scripts.
+if [ $do_python = 1 ] && [ -x "$python" ]; then
+    scripts=(dicts_lists json_roundtrip object_churn strings)
+    say "python3: ${scripts[*]} x ${allocs[*]} pymalloc x $py_reps reps, scale $py_scale"
+    for ((r = 1; r <= py_reps; r++)); do
+        for s in "${scripts[@]}"; do
+            printf '  [%d/%d] %-18s' "$r" "$py_reps" "$s"
+            for a in "${allocs[@]}" pymalloc; do
+                if [ $a = pymalloc ]; then
+                    envs=(PYTHONMALLOC=pymalloc)
+                else
+                    envs=(PYTHONMALLOC=malloc ${lib[$a]:+LD_PRELOAD=${lib[$a]}})
+                fi
+                if "$runprog" --label "$a" --name "$s" --out "$raw/programs.jsonl" -- \
+                    timeout $run_timeout env -u LD_PRELOAD "${envs[@]}" \
+                    "$python" "$here/python/$s.py" "$py_scale" 2>>"$raw/programs.err"; then
+                    printf ' %s %s' "$a" "$(tail -n 1 "$raw/programs.jsonl" |
+                        sed -n 's/.*"wall_s":\([0-9]*\.[0-9][0-9]\).*/\1/p')"
+                else
+                    failures=$((failures + 1))
+                    printf ' %s FAIL' "$a"
+                fi
+            done
+            printf '\n'
+        done
+    done
+elif [ $do_python = 1 ]; then
+    warn "$python not found: python3 programs skipped"
+fi
+
+# Google Benchmark's view, once per allocator (short form).
+if [ $do_gbench = 1 ] && [ -x "$gbench" ]; then
+    say "gbench_shim: ${allocs[*]} (scale $gb_scale, min time ${gb_min_time}s)"
+    filter=$(IFS='|'; echo "^(${workloads[*]})(/|$)")
+    for a in "${allocs[@]}"; do
+        printf '  %s\n' "$a"
+        timeout $run_timeout env ${lib[$a]:+LD_PRELOAD=${lib[$a]}} "$gbench" \
+            --scale=$gb_scale --benchmark_min_time=$gb_min_time \
+            --benchmark_filter="$filter" \
+            --benchmark_out="$raw/gbench-$a.json" --benchmark_out_format=json \
+            >/dev/null 2>>"$raw/gbench.err" || { failures=$((failures + 1)); warn "gbench_shim failed under $a"; }
+    done
+elif [ $do_gbench = 1 ]; then
+    warn "gbench_shim not built (Google Benchmark missing): skipped"
+fi
+
+# ---- 5. report --------------------------------------------------------------------
+say "report"
+mkdir -p "$results"
+"$python" "$here/report.py" "$raw" --out "$results" --repo "$root"
+[ $failures = 0 ] || warn "$failures run(s) failed: see $raw/*.err"
