@@ -71,8 +71,8 @@ static sm_heap_t *heap_new(void)
     }
     if (h != NULL) {
         for (unsigned cls = 0; cls < SM_NCLASSES; cls++) {
-            h->bins[cls].head = NULL;
-            h->bins[cls].room = bin_capacity(cls);
+            h->head[cls] = NULL;
+            h->room[cls] = bin_capacity(cls);
         }
         h->fallback_calls = h->fallback_bytes = 0;
         h->prev = NULL;
@@ -89,11 +89,10 @@ static sm_heap_t *heap_new(void)
 static void heap_flush_all(sm_heap_t *h)
 {
     for (unsigned cls = 0; cls < SM_NCLASSES; cls++) {
-        sm_bin_t *bin = &h->bins[cls];
-        if (bin->head != NULL)
-            sm_pool_free_batch(cls, bin->head, "free");
-        bin->head = NULL;
-        bin->room = bin_capacity(cls);
+        if (h->head[cls] != NULL)
+            sm_pool_free_batch(cls, h->head[cls], "free");
+        h->head[cls] = NULL;
+        h->room[cls] = bin_capacity(cls);
     }
 }
 
@@ -164,8 +163,7 @@ void *sm_heap_alloc_slow(sm_heap_t *h, unsigned cls)
         if (h == NULL)
             return alloc_direct(cls);
     }
-    sm_bin_t *bin = &h->bins[cls];
-    sm_block_t *b = bin->head;
+    sm_block_t *b = h->head[cls];
     if (b == NULL) {
         /* Refill half a bin; keep one block for the caller. */
         unsigned got = sm_pool_alloc_batch(cls, bin_capacity(cls) / 2, &b);
@@ -173,29 +171,29 @@ void *sm_heap_alloc_slow(sm_heap_t *h, unsigned cls)
             errno = ENOMEM;
             return NULL;
         }
-        bin->room -= got;
+        h->room[cls] -= got;
     }
-    bin->head = sm_freelist_next(b);
-    bin->room++;
+    h->head[cls] = sm_freelist_next(b);
+    h->room[cls]++;
     return b;
 }
 
 /* The bin is full: give its older half back to the pools. */
-static void bin_flush_half(sm_bin_t *bin, unsigned cls)
+static void bin_flush_half(sm_heap_t *h, unsigned cls)
 {
     unsigned keep = bin_capacity(cls) / 2;
-    sm_block_t *last = bin->head;
+    sm_block_t *last = h->head[cls];
     for (unsigned i = 1; i < keep && sm_freelist_next(last) != NULL; i++)
         last = sm_freelist_next(last);
     sm_block_t *older = sm_freelist_next(last);
     sm_freelist_set_next(last, NULL);
-    bin->room = bin_capacity(cls) - keep;
+    h->room[cls] = bin_capacity(cls) - keep;
     sm_pool_free_batch(cls, older, "free");
 }
 
 void sm_heap_free_slow(sm_heap_t *h, unsigned cls, sm_block_t *b)
 {
-    if (h->bins[cls].head == b)
+    if (h->head[cls] == b)
         sm_fatal("free", b, "double free detected (block is at the head of the thread cache)");
     if (h == &sm_heap_empty || h == &heap_dead) {
         h = sm_heap_get();
@@ -205,14 +203,13 @@ void sm_heap_free_slow(sm_heap_t *h, unsigned cls, sm_block_t *b)
             return;
         }
     }
-    sm_bin_t *bin = &h->bins[cls];
-    if (bin->head == b)
+    if (h->head[cls] == b)
         sm_fatal("free", b, "double free detected (block is at the head of the thread cache)");
-    if (bin->room == 0)
-        bin_flush_half(bin, cls);
-    sm_freelist_set_next(b, bin->head);
-    bin->head = b;
-    bin->room--;
+    if (h->room[cls] == 0)
+        bin_flush_half(h, cls);
+    sm_freelist_set_next(b, h->head[cls]);
+    h->head[cls] = b;
+    h->room[cls]--;
 }
 
 size_t sm_heap_cached_blocks(unsigned cls)
@@ -220,7 +217,7 @@ size_t sm_heap_cached_blocks(unsigned cls)
     size_t n = 0;
     sm_lock(&heaps.lock);
     for (sm_heap_t *h = heaps.live; h != NULL; h = h->next)
-        n += bin_capacity(cls) - __atomic_load_n(&h->bins[cls].room, __ATOMIC_RELAXED);
+        n += bin_capacity(cls) - __atomic_load_n(&h->room[cls], __ATOMIC_RELAXED);
     sm_unlock(&heaps.lock);
     return n;
 }

@@ -4,7 +4,7 @@
  * tcache.
  *
  *   thread A heap          thread B heap
- *   bins[cls]: head,room   bins[cls]: head,room
+ *   head[cls], room[cls]   head[cls], room[cls]
  *        |  refill / flush in batches  |
  *        v  (class lock)               v
  *   sm_g_central[cls]: list of used pools  --(arena lock)-->  arenas
@@ -41,14 +41,12 @@
 #include "config.h"
 #include "freelist.h"
 
-typedef struct sm_bin {
-    sm_block_t *head; /* free blocks of this class, LIFO */
-    uint32_t room;    /* blocks that may still be pushed: capacity - cached */
-    uint32_t unused;
-} sm_bin_t;
-
+/* A bin is head[cls] and room[cls]: two arrays rather than an array of
+ * pairs, so that both are reached with a scaled index (cls * 8, cls * 4) and
+ * the fast path needs no multiply-and-add to find its bin. */
 typedef struct sm_heap {
-    sm_bin_t bins[SM_NCLASSES];
+    sm_block_t *head[SM_NCLASSES]; /* free blocks of each class, LIFO */
+    uint32_t room[SM_NCLASSES];    /* blocks that may still be pushed: capacity - cached */
     struct sm_heap *next, *prev; /* registry of live heaps, or retired list */
     size_t fallback_calls;       /* requests sent to the system malloc */
     size_t fallback_bytes;
@@ -66,27 +64,25 @@ sm_hidden void sm_heap_free_slow(sm_heap_t *h, unsigned cls, sm_block_t *b) sm_n
 static sm_always_inline void *sm_heap_alloc(size_t cls)
 {
     sm_heap_t *h = sm_heap_current;
-    sm_bin_t *bin = &h->bins[cls];
-    sm_block_t *b = bin->head;
+    sm_block_t *b = h->head[cls];
     if (sm_unlikely(b == NULL))
         return sm_heap_alloc_slow(h, (unsigned)cls);
-    bin->head = sm_freelist_next(b);
-    bin->room++;
+    h->head[cls] = sm_freelist_next(b);
+    h->room[cls]++;
     return b;
 }
 
 static sm_always_inline void sm_heap_free(size_t cls, sm_block_t *b)
 {
     sm_heap_t *h = sm_heap_current;
-    sm_bin_t *bin = &h->bins[cls];
-    uint32_t room;
-    if (sm_unlikely(__builtin_sub_overflow(bin->room, 1, &room) || bin->head == b)) {
+    sm_block_t *head = h->head[cls];
+    if (sm_unlikely(h->room[cls] == 0) || sm_unlikely(head == b)) {
         sm_heap_free_slow(h, (unsigned)cls, b);
         return;
     }
-    bin->room = room;
-    sm_freelist_set_next(b, bin->head);
-    bin->head = b;
+    h->room[cls]--;
+    sm_freelist_set_next(b, head);
+    h->head[cls] = b;
 }
 
 /* The calling thread's heap, created if needed; NULL when the thread has
