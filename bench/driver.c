@@ -100,7 +100,7 @@ int main(int argc, char **argv)
 
     if (trace == NULL || *trace == '\0')
         trace = SMALLOC_BENCH_TRACE_DEFAULT;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) {
         const char *o = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         int bad = 0;
@@ -143,7 +143,6 @@ int main(int argc, char **argv)
             usage(stderr);
             return 2;
         }
-        i++;
     }
     const struct wl_desc *w = name ? wl_find(name) : NULL;
     if (w == NULL) {
@@ -158,7 +157,7 @@ int main(int argc, char **argv)
         .seed = seed,
         .trace = trace,
     };
-    if (a.n == 0 && w->n != 0)
+    if (!have_n && a.n == 0 && w->n != 0) /* a tiny --scale still runs */
         a.n = 1;
     const char *provider = malloc_provider();
     if (label == NULL || *label == '\0')

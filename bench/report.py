@@ -57,7 +57,11 @@ def fmt(v):
         return "-"
     if v >= 1000:
         return f"{v:,.0f}"
-    return f"{v:.3g}" if v >= 1 else f"{v:.3f}".rstrip("0")
+    if v >= 100:
+        return f"{v:.0f}"
+    if v >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}" if v >= 1 else f"{v:.3f}"
 
 
 def geomean(values):
@@ -280,7 +284,11 @@ def bars(ax, grid, names, allocs, metric, scale, title, ylabel, log):
     ax.set_title(title, fontsize=10)
     ax.set_ylabel(ylabel, fontsize=8)
     if log:
+        from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
         ax.set_yscale("log")
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
     ax.grid(axis="y", alpha=0.3, which="both")
 
 
@@ -350,6 +358,9 @@ def main():
     best_prss = add_ratios(progs, "peak_rss_kb", prog_allocs)
     gb = read_gbench(args.raw_dir)
     mach = machine(args.repo)
+    # The run's own commit and start time, when run.sh recorded them.
+    mach["commit"] = meta.get("commit", mach["commit"])
+    mach["date"] = meta.get("started", mach["date"])
 
     reps = meta.get("reps", "?")
     mode = meta.get("mode", "?")

@@ -70,27 +70,32 @@ fi
 
 # ---- 2. build -------------------------------------------------------------------
 jobs=$(nproc 2>/dev/null || echo 2)
+mkdir -p "$build"
+full_ok=0
 if [ -f "$root/lib/CMakeLists.txt" ]; then
     say "building $build (Release)"
     flags=(-DCMAKE_BUILD_TYPE=Release -DSMALLOC_BENCH=ON)
     # A fresh build dir gets no tests (they need Criterion); an existing one
     # keeps its choice unless configuring fails.
     [ -f "$build/CMakeCache.txt" ] || flags+=(-DSMALLOC_TESTS=OFF)
-    if ! cmake -S "$root" -B "$build" "${flags[@]}" >"$build.configure.log" 2>&1; then
-        cmake -S "$root" -B "$build" "${flags[@]}" -DSMALLOC_TESTS=OFF >"$build.configure.log" 2>&1 ||
-            { cat "$build.configure.log" >&2; exit 1; }
+    if cmake -S "$root" -B "$build" "${flags[@]}" >"$build/bench-configure.log" 2>&1 ||
+        cmake -S "$root" -B "$build" "${flags[@]}" -DSMALLOC_TESTS=OFF \
+            >"$build/bench-configure.log" 2>&1; then
+        full_ok=1
+    else
+        warn "configuring the project failed (log: $build/bench-configure.log)"
     fi
-    rm -f "$build.configure.log"
-    benchdir=$build/bench
-else
-    say "lib/ has no CMakeLists.txt yet: building bench/ alone into $build/bench"
-    cmake -S "$here" -B "$build/bench" -DCMAKE_BUILD_TYPE=Release >/dev/null
-    benchdir=$build/bench
 fi
-if [ "$benchdir" = "$build/bench" ] && [ -f "$build/CMakeCache.txt" ]; then
-    tree=$build
+if [ $full_ok = 1 ]; then
+    tree=$build benchdir=$build/bench
 else
-    tree=$benchdir
+    # No library yet, or the project does not configure right now: build the
+    # harness alone; libsmalloc is used only if an earlier build left one.
+    benchdir=$build/bench-standalone tree=$build/bench-standalone
+    say "building bench/ alone into $benchdir"
+    cmake -S "$here" -B "$benchdir" -DCMAKE_BUILD_TYPE=Release >"$build/bench-configure.log" 2>&1 ||
+        { cat "$build/bench-configure.log" >&2; exit 1; }
+    [ -f "$build/lib/libsmalloc.so" ] && warn "using $build/lib/libsmalloc.so from an earlier build"
 fi
 if ! cmake --build "$tree" --target bench_all -j "$jobs" >"$build/bench-build.log" 2>&1; then
     # libsmalloc may be mid-edit: build the harness alone and go on.
@@ -156,6 +161,11 @@ mkdir -p "$raw"
 {
     printf '{"mode":"%s","reps":%s,"scale":%s,"python_scale":%s,"python_reps":%s,' \
         "$([ $quick = 1 ] && echo quick || echo full)" "$reps" "$scale" "$py_scale" "$py_reps"
+    commit=$(git -C "$root" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+    if [ "$commit" != unknown ] && [ -n "$(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null)" ]; then
+        commit=$commit-dirty
+    fi
+    printf '"commit":"%s","started":"%s",' "$commit" "$(date -u '+%Y-%m-%d %H:%M UTC')"
     printf '"python":"%s","python_version":"%s","allocators":{' "$python" \
         "$("$python" -c 'import sys; print(sys.version.split()[0])' 2>/dev/null || echo '?')"
     sep=
@@ -247,4 +257,7 @@ fi
 say "report"
 mkdir -p "$results"
 "$python" "$here/report.py" "$raw" --out "$results" --repo "$root"
-[ $failures = 0 ] || warn "$failures run(s) failed: see $raw/*.err"
+if [ $failures -gt 0 ]; then
+    warn "$failures run(s) failed: see $raw/*.err"
+    exit 1
+fi

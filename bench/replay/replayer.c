@@ -60,7 +60,8 @@ static uint64_t free_all(void **slot, uint64_t nslots)
     return ops;
 }
 
-static int bad(const char *path, const char *why)
+/* Report a bad trace; returns 0 for `return bad(...)` in either caller. */
+static unsigned bad(const char *path, const char *why)
 {
     fprintf(stderr, "replay: %s: %s\n", path, why);
     return 0;
@@ -68,7 +69,7 @@ static int bad(const char *path, const char *why)
 
 /* One pass over at most `budget` events; adds the events played to *played.
  * 0 on a malformed trace. */
-static int play(const char *path, struct cursor *c, void **slot, struct trace_ids *ids,
+static unsigned play(const char *path, struct cursor *c, void **slot, struct trace_ids *ids,
                 uint64_t nslots, uint64_t budget, uint64_t *played, uint64_t *ops)
 {
     for (uint64_t e = 0; e < budget; e++) {
@@ -148,7 +149,7 @@ uint64_t trace_replay(const char *path, uint64_t events)
     void **slot = wl_map(h.slots * sizeof(void *));
     uint64_t *stack = wl_map(h.slots * sizeof(uint64_t));
     uint64_t ops = 0, played = 0;
-    int ok = 1;
+    unsigned ok = 1;
     while (ok && played < events) {
         struct cursor c = { base, TRACE_HEADER_SIZE, len, 0 };
         struct trace_ids ids = { 0, 0, stack };
