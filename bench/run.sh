@@ -21,7 +21,7 @@ python=${PYTHON:-/usr/bin/python3}
 
 quick=0 reps= scale= only= want_allocs= install=1 do_python=1 do_gbench=1
 results=$here/results
-usage() { sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
     case $1 in
     --quick) quick=1 ;;
