@@ -21,7 +21,7 @@ while [ $# -gt 0 ]; do
     --size) size=$2; shift ;;
     --n) n=$2; shift ;;
     --allocators) want=$2; shift ;;
-    -h | --help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "callgrind.sh: unknown option $1" >&2; exit 2 ;;
     esac
     shift
