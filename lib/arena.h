@@ -22,12 +22,14 @@
  * then from the never-used frontier (ncarved), so untouched pages of a new
  * arena cost nothing.
  *
- * Everything here runs under sm_g_arena.lock, taken after a class lock when
- * both are held (pool.c).
+ * Arenas belong to a shard (config.h SM_SHARDS); everything here runs under
+ * that shard's sm_g_arena[shard].lock, taken after a class lock when both
+ * are held (pool.c).
  */
 #ifndef SM_ARENA_H
 #define SM_ARENA_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,6 +44,7 @@ typedef struct sm_arena {
     sm_pool_t *freepools;   /* empty pools that served a class before */
     uint16_t nfreepools;    /* empty pools, freed or never carved */
     uint16_t ncarved;       /* pools below this index were used at least once */
+    uint16_t shard;         /* the shard whose locks guard this arena */
     sm_pool_t pools[SM_POOLS_PER_ARENA];
 } sm_arena_t;
 
@@ -49,16 +52,23 @@ typedef struct sm_arena {
     ((sizeof(sm_arena_t) + SM_POOL_SIZE - 1) / SM_POOL_SIZE)
 #define SM_ARENA_USABLE_POOLS (SM_POOLS_PER_ARENA - SM_ARENA_HEADER_POOLS)
 
+/* The arenas of one shard. */
 struct sm_arena_state {
     sm_lock_t lock;
     sm_arena_t *buckets[SM_POOLS_PER_ARENA]; /* by nfreepools; [0] unused */
     uint64_t nonempty[SM_POOLS_PER_ARENA / 64];
-    sm_arena_t *all;       /* every mapped arena */
+    sm_arena_t *all;       /* every mapped arena of the shard */
     size_t nempty;         /* arenas with every pool free */
-    size_t now, highest, allocated, freed;
-};
+} sm_cacheline_aligned;
 
-extern sm_hidden struct sm_arena_state sm_g_arena;
+extern sm_hidden struct sm_arena_state sm_g_arena[SM_SHARDS];
+
+/* Process-wide arena counts (all shards); written under a shard's arena
+ * lock with atomic adds, read by statistics. */
+struct sm_arena_totals {
+    _Atomic size_t now, highest, allocated, freed, cached;
+};
+extern sm_hidden struct sm_arena_totals sm_g_arena_totals;
 
 static inline sm_arena_t *sm_arena_of(uintptr_t a)
 {
@@ -77,9 +87,9 @@ static inline char *sm_pool_base(const sm_pool_t *pool)
     return (char *)(arena + idx * SM_POOL_SIZE);
 }
 
-/* An empty pool, cls SM_CLASS_NONE, or NULL when the OS refuses memory.
- * pre: arena lock held. */
-sm_hidden sm_pool_t *sm_arena_take_pool(void);
+/* An empty pool of the shard, cls SM_CLASS_NONE, or NULL when the OS
+ * refuses memory. pre: the shard's arena lock held. */
+sm_hidden sm_pool_t *sm_arena_take_pool(unsigned shard);
 
 /* Return an empty pool to its arena. When that empties an arena which is
  * not kept, it is unlinked and returned: the caller unmaps it with

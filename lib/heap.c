@@ -27,6 +27,7 @@ static struct {
     char *chunk;              /* bump region for new heaps */
     size_t chunk_left;
     size_t retired_fallback_calls, retired_fallback_bytes;
+    unsigned nassigned;       /* heaps created so far, for shard assignment */
     pthread_key_t key;        /* runs heap_thread_exit */
     bool key_ok;
 } heaps = {.lock = SM_LOCK_INITIALIZER};
@@ -75,6 +76,9 @@ static sm_heap_t *heap_new(void)
             h->room[cls] = bin_capacity(cls);
         }
         h->fallback_calls = h->fallback_bytes = 0;
+        /* Round-robin over the shards; the first heap (usually the main
+         * thread's) gets shard 0. */
+        h->shard = heaps.nassigned++ % SM_SHARDS;
         h->prev = NULL;
         h->next = heaps.live;
         if (h->next)
@@ -149,7 +153,7 @@ sm_heap_t *sm_heap_get(void)
 static void *alloc_direct(unsigned cls)
 {
     sm_block_t *b;
-    if (sm_pool_alloc_batch(cls, 1, &b) == 0) {
+    if (sm_pool_alloc_batch(0, cls, 1, &b) == 0) {
         errno = ENOMEM;
         return NULL;
     }
@@ -166,7 +170,7 @@ void *sm_heap_alloc_slow(sm_heap_t *h, unsigned cls)
     sm_block_t *b = h->head[cls];
     if (b == NULL) {
         /* Refill half a bin; keep one block for the caller. */
-        unsigned got = sm_pool_alloc_batch(cls, bin_capacity(cls) / 2, &b);
+        unsigned got = sm_pool_alloc_batch(h->shard, cls, bin_capacity(cls) / 2, &b);
         if (got == 0) {
             errno = ENOMEM;
             return NULL;

@@ -48,6 +48,7 @@ typedef struct sm_heap {
     sm_block_t *head[SM_NCLASSES]; /* free blocks of each class, LIFO */
     uint32_t room[SM_NCLASSES];    /* blocks that may still be pushed: capacity - cached */
     struct sm_heap *next, *prev; /* registry of live heaps, or retired list */
+    unsigned shard;              /* central shard its refills come from */
     size_t fallback_calls;       /* requests sent to the system malloc */
     size_t fallback_bytes;
 } sm_heap_t;

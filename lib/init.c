@@ -25,14 +25,14 @@ static sm_tls int init_in_progress; /* this thread is the initialiser */
 static void fork_prepare(void)
 {
     sm_heap_fork_prepare();
-    sm_pool_fork_prepare();
+    sm_pool_lock_all();
     sm_arena_fork_prepare();
 }
 
 static void fork_parent(void)
 {
     sm_arena_fork_parent();
-    sm_pool_fork_parent();
+    sm_pool_unlock_all();
     sm_heap_fork_parent();
 }
 

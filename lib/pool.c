@@ -9,8 +9,8 @@
 #include "pool.h"
 #include "size_class.h"
 
-sm_central_t sm_g_central[SM_NCLASSES] = {
-    [0 ... SM_NCLASSES - 1] = {.lock = SM_LOCK_INITIALIZER, .used = NULL},
+sm_central_t sm_g_central[SM_SHARDS][SM_NCLASSES] = {
+    [0 ... SM_SHARDS - 1] = {[0 ... SM_NCLASSES - 1] = {.lock = SM_LOCK_INITIALIZER, .used = NULL}},
 };
 
 static void used_link_front(sm_central_t *c, sm_pool_t *pool)
@@ -51,13 +51,13 @@ static unsigned pool_limit(unsigned cls)
 }
 
 /* A used pool for cls: the front of the class list, or a new one. */
-static sm_pool_t *used_pool(sm_central_t *c, unsigned cls)
+static sm_pool_t *used_pool(sm_central_t *c, unsigned shard, unsigned cls)
 {
     if (c->used != NULL)
         return c->used;
-    sm_lock(&sm_g_arena.lock);
-    sm_pool_t *pool = sm_arena_take_pool();
-    sm_unlock(&sm_g_arena.lock);
+    sm_lock(&sm_g_arena[shard].lock);
+    sm_pool_t *pool = sm_arena_take_pool(shard);
+    sm_unlock(&sm_g_arena[shard].lock);
     if (pool == NULL)
         return NULL;
     const sm_class_info_t *ci = &sm_class_info[cls];
@@ -72,9 +72,9 @@ static sm_pool_t *used_pool(sm_central_t *c, unsigned cls)
     return pool;
 }
 
-unsigned sm_pool_alloc_batch(unsigned cls, unsigned want, sm_block_t **chain)
+unsigned sm_pool_alloc_batch(unsigned shard, unsigned cls, unsigned want, sm_block_t **chain)
 {
-    sm_central_t *c = &sm_g_central[cls];
+    sm_central_t *c = &sm_g_central[shard][cls];
     size_t size = sm_class_size(cls);
     unsigned limit = pool_limit(cls);
     sm_block_t *head = NULL;
@@ -82,7 +82,7 @@ unsigned sm_pool_alloc_batch(unsigned cls, unsigned want, sm_block_t **chain)
 
     sm_lock(&c->lock);
     while (got < want) {
-        sm_pool_t *pool = used_pool(c, cls);
+        sm_pool_t *pool = used_pool(c, shard, cls);
         if (pool == NULL)
             break;
         char *base = sm_pool_base(pool);
@@ -128,28 +128,37 @@ static sm_arena_t *pool_free_one(sm_central_t *c, unsigned cls, sm_block_t *b, c
     if (pool->nused != 0)
         return NULL;
     used_unlink(c, pool); /* used -> empty */
-    sm_lock(&sm_g_arena.lock);
+    sm_lock_t *arena_lock = &sm_g_arena[sm_arena_of((uintptr_t)b)->shard].lock;
+    sm_lock(arena_lock);
     sm_arena_t *gone = sm_arena_give_pool(pool);
-    sm_unlock(&sm_g_arena.lock);
+    sm_unlock(arena_lock);
     return gone;
 }
 
 void sm_pool_free_batch(unsigned cls, sm_block_t *chain, const char *func)
 {
-    sm_central_t *c = &sm_g_central[cls];
+    sm_central_t *c = NULL; /* the central list whose lock is held */
     sm_arena_t *unmap = NULL;
 
-    sm_lock(&c->lock);
     while (chain != NULL) {
         sm_block_t *b = chain;
         chain = sm_freelist_next(b);
+        /* A block's shard is its arena's, fixed when the arena was mapped. */
+        sm_central_t *owner = &sm_g_central[sm_arena_of((uintptr_t)b)->shard][cls];
+        if (owner != c) {
+            if (c != NULL)
+                sm_unlock(&c->lock);
+            c = owner;
+            sm_lock(&c->lock);
+        }
         sm_arena_t *gone = pool_free_one(c, cls, b, func);
         if (gone != NULL) {
             gone->next = unmap;
             unmap = gone;
         }
     }
-    sm_unlock(&c->lock);
+    if (c != NULL)
+        sm_unlock(&c->lock);
     while (unmap != NULL) {
         sm_arena_t *next = unmap->next;
         sm_arena_unmap(unmap);
@@ -174,20 +183,23 @@ int sm_pool_check(const sm_pool_t *pool)
     return nfree + pool->nused == pool->nextoffset / size;
 }
 
-void sm_pool_fork_prepare(void)
+void sm_pool_lock_all(void)
 {
-    for (unsigned cls = 0; cls < SM_NCLASSES; cls++)
-        sm_lock(&sm_g_central[cls].lock);
+    for (unsigned shard = 0; shard < SM_SHARDS; shard++)
+        for (unsigned cls = 0; cls < SM_NCLASSES; cls++)
+            sm_lock(&sm_g_central[shard][cls].lock);
 }
 
-void sm_pool_fork_parent(void)
+void sm_pool_unlock_all(void)
 {
-    for (unsigned cls = SM_NCLASSES; cls-- > 0;)
-        sm_unlock(&sm_g_central[cls].lock);
+    for (unsigned shard = SM_SHARDS; shard-- > 0;)
+        for (unsigned cls = SM_NCLASSES; cls-- > 0;)
+            sm_unlock(&sm_g_central[shard][cls].lock);
 }
 
 void sm_pool_fork_child(void)
 {
-    for (unsigned cls = 0; cls < SM_NCLASSES; cls++)
-        sm_lock_reinit(&sm_g_central[cls].lock);
+    for (unsigned shard = 0; shard < SM_SHARDS; shard++)
+        for (unsigned cls = 0; cls < SM_NCLASSES; cls++)
+            sm_lock_reinit(&sm_g_central[shard][cls].lock);
 }

@@ -17,7 +17,8 @@
  *
  * A pool is in one of three states (pymalloc's):
  *   used   0 < nused < nblocks, or nused == 0 right after it was taken:
- *          linked in sm_g_central[cls].used, where refills look first;
+ *          linked in sm_g_central[shard][cls].used, where refills look
+ *          first (shard: that of the pool's arena);
  *   full   nused == nblocks: in no list;
  *   empty  nused == 0: back on its arena's free pools, cls SM_CLASS_NONE.
  * Transitions, all under the class lock:
@@ -70,23 +71,27 @@ typedef struct sm_central {
     sm_pool_t *used; /* pools of this class with a free block */
 } sm_cacheline_aligned sm_central_t;
 
-extern sm_hidden sm_central_t sm_g_central[SM_NCLASSES];
+extern sm_hidden sm_central_t sm_g_central[SM_SHARDS][SM_NCLASSES];
 
-/* Hand out up to want blocks of class cls, linked through their first word
- * into *chain. Returns how many (0: out of memory). Takes the class lock. */
-sm_hidden unsigned sm_pool_alloc_batch(unsigned cls, unsigned want, sm_block_t **chain);
+/* Hand out up to want blocks of class cls from the shard's pools, linked
+ * through their first word into *chain. Returns how many (0: out of
+ * memory). Takes the shard's class lock. */
+sm_hidden unsigned sm_pool_alloc_batch(unsigned shard, unsigned cls, unsigned want,
+                                       sm_block_t **chain);
 
 /* Return a NULL-terminated chain of blocks of class cls to their pools,
- * unmapping arenas that empty. Aborts with a message naming func on a block
- * that is not a live block of class cls (double or invalid free). Takes the
- * class lock. */
+ * whatever their shards, unmapping arenas that empty. Aborts with a message
+ * naming func on a block that is not a live block of class cls (double or
+ * invalid free). Takes the class lock of each block's shard. */
 sm_hidden void sm_pool_free_batch(unsigned cls, sm_block_t *chain, const char *func);
 
 /* Recount a pool's free list against its counters (SM_DEBUG >= 2 checks). */
 sm_hidden int sm_pool_check(const sm_pool_t *pool);
 
-sm_hidden void sm_pool_fork_prepare(void);
-sm_hidden void sm_pool_fork_parent(void);
+/* Every class lock of every shard, in the one order used everywhere
+ * (statistics, fork); a thread holds at most one class lock otherwise. */
+sm_hidden void sm_pool_lock_all(void);
+sm_hidden void sm_pool_unlock_all(void);
 sm_hidden void sm_pool_fork_child(void);
 
 #endif

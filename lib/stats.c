@@ -30,27 +30,29 @@ sm_public void smalloc_stats_get(struct smalloc_stats *out)
     out->pool_size = SM_POOL_SIZE;
 
     size_t nused[SM_NCLASSES] = {0};
-    for (unsigned cls = 0; cls < SM_NCLASSES; cls++)
-        sm_lock(&sm_g_central[cls].lock);
-    sm_lock(&sm_g_arena.lock);
-    out->arenas_now = sm_g_arena.now;
-    out->arenas_highest = sm_g_arena.highest;
-    out->arenas_allocated = sm_g_arena.allocated;
-    out->arenas_freed = sm_g_arena.freed;
-    out->arenas_cached = sm_g_arena.nempty;
-    for (sm_arena_t *arena = sm_g_arena.all; arena != NULL; arena = arena->all_next) {
-        out->pools_free += arena->nfreepools;
-        for (size_t idx = SM_ARENA_HEADER_POOLS; idx < arena->ncarved; idx++) {
-            const sm_pool_t *pool = &arena->pools[idx];
-            if (pool->cls == SM_CLASS_NONE)
-                continue;
-            out->classes[pool->cls].pools_in_use++;
-            nused[pool->cls] += pool->nused;
+    sm_pool_lock_all();
+    for (unsigned shard = 0; shard < SM_SHARDS; shard++)
+        sm_lock(&sm_g_arena[shard].lock);
+    out->arenas_now = atomic_load_explicit(&sm_g_arena_totals.now, memory_order_relaxed);
+    out->arenas_highest = atomic_load_explicit(&sm_g_arena_totals.highest, memory_order_relaxed);
+    out->arenas_allocated = atomic_load_explicit(&sm_g_arena_totals.allocated, memory_order_relaxed);
+    out->arenas_freed = atomic_load_explicit(&sm_g_arena_totals.freed, memory_order_relaxed);
+    out->arenas_cached = atomic_load_explicit(&sm_g_arena_totals.cached, memory_order_relaxed);
+    for (unsigned shard = 0; shard < SM_SHARDS; shard++) {
+        for (sm_arena_t *arena = sm_g_arena[shard].all; arena != NULL; arena = arena->all_next) {
+            out->pools_free += arena->nfreepools;
+            for (size_t idx = SM_ARENA_HEADER_POOLS; idx < arena->ncarved; idx++) {
+                const sm_pool_t *pool = &arena->pools[idx];
+                if (pool->cls == SM_CLASS_NONE)
+                    continue;
+                out->classes[pool->cls].pools_in_use++;
+                nused[pool->cls] += pool->nused;
+            }
         }
     }
-    sm_unlock(&sm_g_arena.lock);
-    for (unsigned cls = SM_NCLASSES; cls-- > 0;)
-        sm_unlock(&sm_g_central[cls].lock);
+    for (unsigned shard = SM_SHARDS; shard-- > 0;)
+        sm_unlock(&sm_g_arena[shard].lock);
+    sm_pool_unlock_all();
 
     out->bytes_mapped = out->arenas_now * SM_ARENA_SIZE;
     out->bytes_headers = out->arenas_now * SM_ARENA_HEADER_POOLS * SM_POOL_SIZE;
