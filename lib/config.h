@@ -42,6 +42,9 @@
  * slower per operation than 1 (lock and cache-line traffic). */
 #define SM_SHARDS 4
 
+/* Batches parked per class and shard in the transfer cache (transfer.h). */
+#define SM_TRANSFER_SLOTS 2
+
 /* A thread caches at most this many bytes of free blocks per class (but at
  * least SM_BIN_MIN_BLOCKS and at most SM_BIN_MAX_BLOCKS blocks). Measured
  * with bench/driver -w threads_1/threads_2: 4 KiB bins refilled and flushed

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+#include "arena.h"
 #include "error.h"
 #include "heap.h"
 #include "init.h"
@@ -13,6 +14,7 @@
 #include "os.h"
 #include "pool.h"
 #include "size_class.h"
+#include "transfer.h"
 
 sm_tls sm_heap_t *sm_heap_current = &sm_heap_empty;
 sm_heap_t sm_heap_empty;      /* head NULL, room 0 everywhere: never written */
@@ -39,7 +41,13 @@ static unsigned bin_capacity(unsigned cls)
         n = SM_BIN_MIN_BLOCKS;
     if (n > SM_BIN_MAX_BLOCKS)
         n = SM_BIN_MAX_BLOCKS;
-    return (unsigned)n;
+    return (unsigned)n & ~1u; /* even: a full bin splits into two batches */
+}
+
+/* Blocks moved by one refill or one flush: half a bin. */
+static unsigned batch_blocks(unsigned cls)
+{
+    return bin_capacity(cls) / 2;
 }
 
 static void live_unlink(sm_heap_t *h)
@@ -169,8 +177,12 @@ void *sm_heap_alloc_slow(sm_heap_t *h, unsigned cls)
     }
     sm_block_t *b = h->head[cls];
     if (b == NULL) {
-        /* Refill half a bin; keep one block for the caller. */
-        unsigned got = sm_pool_alloc_batch(h->shard, cls, bin_capacity(cls) / 2, &b);
+        /* Refill with one batch (half a bin): a parked one if there is one,
+         * else from the pools. Keep one block for the caller. */
+        unsigned got = batch_blocks(cls);
+        b = sm_transfer_take(h->shard, cls);
+        if (b == NULL)
+            got = sm_pool_alloc_batch(h->shard, cls, got, &b);
         if (got == 0) {
             errno = ENOMEM;
             return NULL;
@@ -182,17 +194,22 @@ void *sm_heap_alloc_slow(sm_heap_t *h, unsigned cls)
     return b;
 }
 
-/* The bin is full: give its older half back to the pools. */
+/* The bin is full: park its older half (one batch) in the transfer cache,
+ * or give it back to the pools when no slot is free. */
 static void bin_flush_half(sm_heap_t *h, unsigned cls)
 {
-    unsigned keep = bin_capacity(cls) / 2;
+    unsigned keep = batch_blocks(cls);
     sm_block_t *last = h->head[cls];
     for (unsigned i = 1; i < keep && sm_freelist_next(last) != NULL; i++)
         last = sm_freelist_next(last);
     sm_block_t *older = sm_freelist_next(last);
     sm_freelist_set_next(last, NULL);
     h->room[cls] = bin_capacity(cls) - keep;
-    sm_pool_free_batch(cls, older, "free");
+    /* Park it with the shard its blocks came from (judged by the first):
+     * in a producer/consumer pair that is where the producer refills. */
+    unsigned home = sm_arena_of((uintptr_t)older)->shard;
+    if (!sm_transfer_put(home, cls, older))
+        sm_pool_free_batch(cls, older, "free");
 }
 
 void sm_heap_free_slow(sm_heap_t *h, unsigned cls, sm_block_t *b)
@@ -218,7 +235,7 @@ void sm_heap_free_slow(sm_heap_t *h, unsigned cls, sm_block_t *b)
 
 size_t sm_heap_cached_blocks(unsigned cls)
 {
-    size_t n = 0;
+    size_t n = sm_transfer_parked_blocks(cls, batch_blocks(cls));
     sm_lock(&heaps.lock);
     for (sm_heap_t *h = heaps.live; h != NULL; h = h->next)
         n += bin_capacity(cls) - __atomic_load_n(&h->room[cls], __ATOMIC_RELAXED);

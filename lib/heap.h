@@ -12,8 +12,9 @@
  * malloc pops the head of its bin; free pushes onto the bin of the calling
  * thread, whichever thread allocated the block. Neither takes a lock or an
  * atomic read-modify-write. When a bin is empty, malloc refills it with half
- * a bin of blocks from the class's pools under the class lock; when a bin is
- * full (room == 0), free returns its older half to their pools. A bin holds
+ * a bin of blocks (a batch) from the transfer cache (transfer.h) or the
+ * class's pools; when a bin is full (room == 0), free parks its older half
+ * in the transfer cache or returns it to the pools. A bin holds
  * at most SM_BIN_BYTES of blocks (between 8 and 256 blocks), so a thread
  * never parks more than 64 * 4 KiB.
  *
@@ -90,8 +91,8 @@ static sm_always_inline void sm_heap_free(size_t cls, sm_block_t *b)
  * exited or no memory is left for a heap. For counters on slow paths. */
 sm_hidden sm_heap_t *sm_heap_get(void);
 
-/* Blocks of class cls cached by all live threads (approximate while they
- * run). Sum of fallback counters of live and retired heaps. */
+/* Blocks of class cls cached by all live threads and parked in the
+ * transfer cache (approximate while threads run). Sum of fallback counters of live and retired heaps. */
 sm_hidden size_t sm_heap_cached_blocks(unsigned cls);
 sm_hidden void sm_heap_fallback_totals(size_t *calls, size_t *bytes);
 

@@ -14,6 +14,7 @@
 #include "pool.h"
 #include "size_class.h"
 #include "stats.h"
+#include "transfer.h"
 
 enum { INIT_NONE, INIT_RUNNING, INIT_DONE };
 
@@ -25,6 +26,7 @@ static sm_tls int init_in_progress; /* this thread is the initialiser */
 static void fork_prepare(void)
 {
     sm_heap_fork_prepare();
+    sm_transfer_lock_all();
     sm_pool_lock_all();
     sm_arena_fork_prepare();
 }
@@ -33,6 +35,7 @@ static void fork_parent(void)
 {
     sm_arena_fork_parent();
     sm_pool_unlock_all();
+    sm_transfer_unlock_all();
     sm_heap_fork_parent();
 }
 
@@ -40,6 +43,7 @@ static void fork_child(void)
 {
     sm_arena_fork_child();
     sm_pool_fork_child();
+    sm_transfer_fork_child();
     sm_heap_fork_child();
 }
 

@@ -1,0 +1,41 @@
+/*
+ * Transfer cache: whole batches of free blocks passed from one thread's
+ * cache to another's without touching the pools (tcmalloc's idea).
+ *
+ * When a bin overflows, its older half (one batch) is parked here if there
+ * is a free slot; when a bin runs dry, it takes a parked batch before
+ * carving from the pools. A producer/consumer pair of threads then moves
+ * blocks in O(1) per batch instead of returning every block to its pool and
+ * taking it out again. Blocks parked here still count as handed out by
+ * their pools (nused), so at most SM_TRANSFER_SLOTS batches per class and
+ * shard (SM_TRANSFER_SLOTS * 4 KiB) are held back from the pools.
+ *
+ * A batch is a NULL-terminated chain of exactly the refill size of its class
+ * (heap.c), whatever the shards of its blocks; each (shard, class) has its
+ * own lock, taken alone.
+ */
+#ifndef SM_TRANSFER_H
+#define SM_TRANSFER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "compiler.h"
+#include "config.h"
+#include "freelist.h"
+
+/* Park a batch; false when the slots are full (the caller frees it to the
+ * pools instead). */
+sm_hidden bool sm_transfer_put(unsigned shard, unsigned cls, sm_block_t *batch);
+
+/* A parked batch, or NULL. */
+sm_hidden sm_block_t *sm_transfer_take(unsigned shard, unsigned cls);
+
+/* Blocks of class cls parked in all shards (for statistics). */
+sm_hidden size_t sm_transfer_parked_blocks(unsigned cls, size_t batch_blocks);
+
+sm_hidden void sm_transfer_lock_all(void);
+sm_hidden void sm_transfer_unlock_all(void);
+sm_hidden void sm_transfer_fork_child(void);
+
+#endif
