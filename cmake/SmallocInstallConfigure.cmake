@@ -48,6 +48,7 @@ configure_file("${SMALLOC_SOURCE_DIR}/cmake/smalloc.pc.in" "${stage}/smalloc.pc"
 file(INSTALL "${stage}/smalloc.pc" DESTINATION "${SMALLOC_INSTALL_LIBDIR}/pkgconfig")
 
 set(run_in "${SMALLOC_SOURCE_DIR}/cmake/smalloc-run.in")
+set(SMALLOC_RUN_LIBRARY "${SMALLOC_INSTALL_LIBRARY}") # what smalloc-run.in preloads
 if(EXISTS "${run_in}")
   configure_file("${run_in}" "${stage}/smalloc-run" @ONLY)
   file(INSTALL "${stage}/smalloc-run" DESTINATION "${SMALLOC_INSTALL_BINDIR}"
