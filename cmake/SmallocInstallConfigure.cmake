@@ -47,13 +47,11 @@ set(stage "${SMALLOC_BINARY_DIR}/cmake/install-${stage_key}")
 configure_file("${SMALLOC_SOURCE_DIR}/cmake/smalloc.pc.in" "${stage}/smalloc.pc" @ONLY)
 file(INSTALL "${stage}/smalloc.pc" DESTINATION "${SMALLOC_INSTALL_LIBDIR}/pkgconfig")
 
-set(run_in "${SMALLOC_SOURCE_DIR}/cmake/smalloc-run.in")
-set(SMALLOC_RUN_LIBRARY "${SMALLOC_INSTALL_LIBRARY}") # what smalloc-run.in preloads
-if(EXISTS "${run_in}")
-  configure_file("${run_in}" "${stage}/smalloc-run" @ONLY)
-  file(INSTALL "${stage}/smalloc-run" DESTINATION "${SMALLOC_INSTALL_BINDIR}"
-    FILE_PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE
-                     WORLD_READ WORLD_EXECUTE)
-else()
-  message(WARNING "smalloc: ${run_in} missing, smalloc-run not installed")
-endif()
+# smalloc-run: the launcher preloads the installed library (its @VARIABLES@:
+# SMALLOC_RUN_LIBRARY, SMALLOC_VERSION; lib/CMakeLists.txt writes the build
+# tree's copy from the same template).
+set(SMALLOC_RUN_LIBRARY "${SMALLOC_INSTALL_LIBRARY}")
+configure_file("${SMALLOC_SOURCE_DIR}/cmake/smalloc-run.in" "${stage}/smalloc-run" @ONLY)
+file(INSTALL "${stage}/smalloc-run" DESTINATION "${SMALLOC_INSTALL_BINDIR}"
+  FILE_PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE
+                   WORLD_READ WORLD_EXECUTE)

@@ -110,12 +110,13 @@ check_consumer "pkg-config" "$tmp/consumer_pc" "$installed_lib"
 # 4. smalloc-run on a program that never heard of libsmalloc.
 run "$tmp/preloaded-cc.log" "$cc" -O2 -o "$tmp/preloaded" "$here/preloaded.c"
 expect_eq "without smalloc-run, libsmalloc loaded" "$("$tmp/preloaded" | sed -n 's/^library: //p')" "none"
-if ! (cd "$tmp" && SMALLOC_STATS=1 "$prefix/bin/smalloc-run" ./preloaded >"$tmp/run.out" 2>"$tmp/run.err"); then
+expect_eq "smalloc-run --version" "$("$prefix/bin/smalloc-run" --version)" "smalloc-run (libsmalloc) $version"
+if ! (cd "$tmp" && "$prefix/bin/smalloc-run" --stats ./preloaded >"$tmp/run.out" 2>"$tmp/run.err"); then
   cat "$tmp/run.out" "$tmp/run.err" >&2
-  fail "smalloc-run ./preloaded failed"
+  fail "smalloc-run --stats ./preloaded failed"
 fi
 expect_eq "under smalloc-run, libsmalloc loaded" "$(sed -n 's/^library: //p' "$tmp/run.out")" "$installed_lib"
-grep -qx "libsmalloc $version statistics" "$tmp/run.err" || { cat "$tmp/run.err" >&2; fail "no SMALLOC_STATS table on stderr"; }
-pass "SMALLOC_STATS=1 smalloc-run printed the libsmalloc $version statistics"
+grep -qx "libsmalloc $version statistics" "$tmp/run.err" || { cat "$tmp/run.err" >&2; fail "no statistics table on stderr"; }
+pass "smalloc-run --stats printed the libsmalloc $version statistics at exit"
 
 echo "install_consumers: all $checks checks passed"
