@@ -1,5 +1,6 @@
 /*
- * The start-up state machine (init.h) and the fork handlers.
+ * The start-up state machine (init.h), the environment options are read
+ * from, the load-time constructor and the fork handlers.
  */
 #include <pthread.h>
 #include <sched.h>
@@ -17,6 +18,11 @@
 #include "transfer.h"
 
 enum { INIT_NONE, INIT_RUNNING, INIT_DONE };
+
+extern char **environ;
+/* ld.so's record of the initial stack pointer, which points at argc. Weak,
+ * so that a static link without it still works (the fallback is then off). */
+extern void *__libc_stack_end __attribute__((weak));
 
 static _Atomic int init_state = INIT_NONE;
 static sm_tls int init_in_progress; /* this thread is the initialiser */
@@ -45,6 +51,30 @@ static void fork_child(void)
     sm_pool_fork_child();
     sm_transfer_fork_child();
     sm_heap_fork_child();
+}
+
+/* The System V initial stack: argc, argv[0..argc-1], NULL, envp..., NULL.
+ * __libc_stack_end points at argc in a dynamically linked program; anything
+ * that does not look like that layout (a static program, where it points
+ * elsewhere) gives NULL, and the options keep their defaults. */
+static char **initial_environ(void)
+{
+    if (&__libc_stack_end == NULL || __libc_stack_end == NULL)
+        return NULL;
+    const long *sp = __libc_stack_end;
+    long argc = sp[0];
+    if (argc < 0 || argc > (1L << 24))
+        return NULL;
+    char **argv = (char **)(sp + 1);
+    if (argv[argc] != NULL)
+        return NULL;
+    return argv + argc + 1;
+}
+
+char **sm_init_environ(void)
+{
+    char **env = environ;
+    return env != NULL ? env : initial_environ();
 }
 
 static void init_run(void)
@@ -76,4 +106,13 @@ void sm_init_process(void)
     }
     while (atomic_load_explicit(&init_state, memory_order_acquire) != INIT_DONE)
         sched_yield();
+}
+
+/* Load time (or, linked statically, before main): start-up for a program
+ * that never allocates, so that SMALLOC_VERBOSE and SMALLOC_STATS apply to
+ * it too. Usually a malloc has run start-up already and this returns at
+ * once. */
+__attribute__((constructor)) static void init_at_load(void)
+{
+    sm_init_process();
 }

@@ -1,15 +1,28 @@
 /*
  * Process start-up. There is no constructor to rely on: malloc may be
- * called by the dynamic loader, during TLS set-up or from inside dlsym
- * before any constructor runs. So start-up happens on the first slow path
- * (heap.c), runs once, and allocates nothing:
+ * called by the dynamic loader, during TLS set-up, from inside dlsym or
+ * from the constructor of a library initialised before libsmalloc. So
+ * start-up happens on the first slow path (heap.c), runs once, and
+ * allocates nothing:
  *
  *   NONE --first slow path--> RUNNING --tables, options, key--> DONE
  *
  * Other threads arriving during RUNNING wait; the initialising thread
  * re-entering (a libc call that allocates) goes through, since the size
  * tables are filled first. pthread_atfork is registered after DONE: it may
- * allocate.
+ * allocate. libsmalloc's own constructor runs start-up too, so that a
+ * program that never allocates still gets SMALLOC_VERBOSE and
+ * SMALLOC_STATS.
+ *
+ * Options are read once, before the first block is handed out. libc sets
+ * environ before it runs any constructor, and on glibc 2.36 nothing
+ * allocates earlier (tests/preload/early_init.sh); should a first malloc
+ * ever come before that, the environment is taken from the initial process
+ * stack instead (sm_init_environ), never by allocating.
+ *
+ * Tear-down: there is none. Blocks freed by atexit handlers, destructors,
+ * TLS destructors or libc's own clean-up after libsmalloc's destructor has
+ * run are handled as before; a thread that exits flushes its cache (heap.c).
  */
 #ifndef SM_INIT_H
 #define SM_INIT_H
@@ -17,5 +30,9 @@
 #include "compiler.h"
 
 sm_hidden void sm_init_process(void);
+
+/* The environment to read SMALLOC_* from: environ, or when libc has not set
+ * it yet, the one the kernel put on the initial stack. May be NULL. */
+sm_hidden char **sm_init_environ(void);
 
 #endif
