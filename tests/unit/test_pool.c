@@ -1,0 +1,296 @@
+/*
+ * pool: the block-start test against plain modulo arithmetic, lazy carving,
+ * the used/full/empty state machine of pool.h with sm_pool_check at every
+ * step, and sm_pool_check itself catching broken descriptors.
+ *
+ * Pool-level tests call sm_pool_alloc_batch/sm_pool_free_batch directly on
+ * a shard nothing else uses (shard.h), so no thread cache sits in between
+ * and every count is exact.
+ */
+#include <criterion/criterion.h>
+
+#include "arena.h"
+#include "init.h"
+#include "pool.h"
+#include "size_class.h"
+#include "shard.h"
+
+/* A descriptor as used_pool() (pool.c) sets it up for cls. */
+static sm_pool_t pool_for_class(unsigned cls)
+{
+    const sm_class_info_t *ci = &sm_class_info[cls];
+    sm_pool_t pool = {0};
+    pool.inverse = ci->inverse;
+    pool.shift = ci->shift;
+    pool.nblocks = ci->nblocks;
+    pool.cls = (uint8_t)cls;
+    pool.freeblock = SM_POOL_NO_BLOCK;
+    return pool;
+}
+
+Test(pool, block_start_matches_modulo_for_every_class_and_offset)
+{
+    sm_init_process();
+    /* Only the low 12 bits of the address matter; try pools at several
+     * places of an arena and of the address space. */
+    static const uintptr_t bases[] = {0, 0x3000, 0x7f12345ff000, 0x7ffffffff000};
+    for (unsigned cls = 0; cls < SM_NCLASSES; cls++) {
+        sm_pool_t pool = pool_for_class(cls);
+        size_t size = sm_class_size(cls);
+        size_t nblocks = SM_POOL_SIZE / size;
+        for (size_t b = 0; b < sizeof bases / sizeof bases[0]; b++) {
+            for (uintptr_t offset = 0; offset < SM_POOL_SIZE; offset++) {
+                int want = offset % size == 0 && offset / size < nblocks;
+                int got = sm_pool_is_block_start(&pool, bases[b] + offset) != 0;
+                cr_assert_eq(got, want, "class %u (size %zu), offset %zu: got %d, want %d", cls,
+                             size, (size_t)offset, got, want);
+            }
+        }
+    }
+}
+
+Test(pool, pool_serving_no_class_rejects_every_offset)
+{
+    sm_init_process();
+    /* A never-used descriptor (all zero but cls), as arena_map_new leaves it. */
+    sm_pool_t fresh = {0};
+    fresh.cls = SM_CLASS_NONE;
+    for (uintptr_t offset = 0; offset < SM_POOL_SIZE; offset++)
+        cr_assert(!sm_pool_is_block_start(&fresh, offset), "fresh pool accepts offset %zu",
+                  (size_t)offset);
+    /* A pool given back to its arena keeps the old class's multiplier and
+     * shift; nblocks 0 must reject everything anyway (arena.c). */
+    for (unsigned cls = 0; cls < SM_NCLASSES; cls++) {
+        sm_pool_t emptied = pool_for_class(cls);
+        emptied.cls = SM_CLASS_NONE;
+        emptied.nblocks = 0;
+        for (uintptr_t offset = 0; offset < SM_POOL_SIZE; offset++)
+            cr_assert(!sm_pool_is_block_start(&emptied, offset),
+                      "emptied pool (was class %u) accepts offset %zu", cls, (size_t)offset);
+    }
+}
+
+static sm_block_t *take(unsigned shard, unsigned cls, unsigned want)
+{
+    sm_block_t *chain = NULL;
+    unsigned got = sm_pool_alloc_batch(shard, cls, want, &chain);
+    cr_assert_eq(got, want, "class %u: asked for %u blocks, got %u", cls, want, got);
+    return chain;
+}
+
+static void give_one(unsigned cls, sm_block_t *b)
+{
+    sm_freelist_set_next(b, NULL);
+    sm_pool_free_batch(cls, b, "free");
+}
+
+static int pool_is_checked_ok(const sm_pool_t *pool, unsigned cls)
+{
+    sm_lock(&sm_g_central[sm_arena_of((uintptr_t)pool)->shard][cls].lock);
+    int ok = sm_pool_check(pool);
+    sm_unlock(&sm_g_central[sm_arena_of((uintptr_t)pool)->shard][cls].lock);
+    return ok;
+}
+
+Test(pool, carving_is_lazy_one_block_at_a_time)
+{
+    unsigned shard = clean_shard();
+    for (unsigned cls = 0; cls < SM_NCLASSES; cls++) {
+        size_t size = sm_class_size(cls);
+        unsigned nblocks = sm_class_info[cls].nblocks;
+        sm_block_t *first = take(shard, cls, 1);
+        sm_pool_t *pool = sm_pool_of((uintptr_t)first);
+        char *base = sm_pool_base(pool);
+        cr_assert_eq((char *)first, base, "class %u: first block is not at the pool start", cls);
+        cr_assert_eq(pool->nextoffset, size, "class %u: a new pool carved %u bytes for one block",
+                     cls, pool->nextoffset);
+        sm_block_t *held[SM_POOL_SIZE / 8];
+        held[0] = first;
+        for (unsigned j = 1; j < nblocks; j++) {
+            held[j] = take(shard, cls, 1);
+            cr_assert_eq((char *)held[j], base + j * size, "class %u: block %u out of order", cls, j);
+            cr_assert_eq(pool->nextoffset, (j + 1) * size, "class %u: after %u blocks nextoffset %u",
+                         cls, j + 1, pool->nextoffset);
+            cr_assert_eq(pool->nused, j + 1, "class %u: nused %u after %u blocks", cls, pool->nused, j + 1);
+            cr_assert(pool_is_checked_ok(pool, cls), "class %u: sm_pool_check after %u blocks", cls, j + 1);
+        }
+        /* A returned block is handed out again before any new carving;
+         * here the pool is fully carved, so free one and take it back. */
+        give_one(cls, held[nblocks / 2]);
+        cr_assert_eq(pool->freeblock, (nblocks / 2) * size, "class %u: freeblock %u", cls, pool->freeblock);
+        sm_block_t *again = take(shard, cls, 1);
+        cr_assert_eq(again, held[nblocks / 2], "class %u: a freed block was not reused first", cls);
+        for (unsigned j = 0; j < nblocks; j++)
+            give_one(cls, held[j]);
+    }
+}
+
+Test(pool, returned_blocks_are_reused_before_carving)
+{
+    unsigned shard = clean_shard();
+    for (unsigned cls = 0; cls < SM_NCLASSES; cls++) {
+        size_t size = sm_class_size(cls);
+        unsigned nblocks = sm_class_info[cls].nblocks;
+        if (nblocks < 4)
+            continue; /* needs a pool with room left after 3 blocks (all do: 8 at least) */
+        sm_block_t *a = take(shard, cls, 1);
+        sm_block_t *b = take(shard, cls, 1);
+        sm_block_t *c = take(shard, cls, 1);
+        sm_pool_t *pool = sm_pool_of((uintptr_t)a);
+        cr_assert_eq(pool->nextoffset, 3 * size, "class %u", cls);
+        give_one(cls, b);
+        sm_block_t *d = take(shard, cls, 1);
+        cr_assert_eq(d, b, "class %u: carved instead of reusing the returned block", cls);
+        cr_assert_eq(pool->nextoffset, 3 * size, "class %u: nextoffset moved although a block was free", cls);
+        give_one(cls, a);
+        give_one(cls, c);
+        give_one(cls, d);
+    }
+}
+
+/* Is pool in the shard's used list of cls, and at which position? -1: no. */
+static int used_position(unsigned shard, unsigned cls, const sm_pool_t *pool)
+{
+    int pos = 0;
+    for (const sm_pool_t *p = sm_g_central[shard][cls].used; p != NULL; p = p->next, pos++) {
+        if (p == pool)
+            return pos;
+    }
+    return -1;
+}
+
+Test(pool, state_machine_used_full_used_empty)
+{
+    unsigned shard = clean_shard();
+    for (unsigned cls = 0; cls < SM_NCLASSES; cls++) {
+        unsigned nblocks = sm_class_info[cls].nblocks;
+        /* empty -> used: the refill finds no used pool and takes one. */
+        sm_block_t *chain = take(shard, cls, 1);
+        sm_pool_t *pool = sm_pool_of((uintptr_t)chain);
+        sm_arena_t *arena = sm_arena_of((uintptr_t)pool);
+        cr_assert_eq(pool->cls, cls, "class %u: pool serves class %u", cls, pool->cls);
+        cr_assert_eq(pool->nblocks, nblocks, "class %u: pool nblocks %u", cls, pool->nblocks);
+        cr_assert_eq(used_position(shard, cls, pool), 0, "class %u: a used pool is not at the list front", cls);
+        cr_assert(pool_is_checked_ok(pool, cls), "class %u: check in state used", cls);
+
+        /* used -> full: the last free block is handed out. */
+        sm_block_t *rest = take(shard, cls, nblocks - 1);
+        cr_assert_eq(pool->nused, nblocks, "class %u: nused %u", cls, pool->nused);
+        cr_assert_eq(used_position(shard, cls, pool), -1, "class %u: a full pool is still in the used list", cls);
+        cr_assert_null(sm_g_central[shard][cls].used, "class %u: used list not empty", cls);
+        cr_assert(pool_is_checked_ok(pool, cls), "class %u: check in state full", cls);
+        for (sm_block_t *b = rest; b != NULL; b = sm_freelist_next(b))
+            cr_assert_eq(sm_pool_of((uintptr_t)b), pool, "class %u: a batch crossed into another pool", cls);
+
+        /* full -> used: one block comes back; the pool is linked at the
+         * front, so the next refill takes that very block. */
+        sm_block_t *next = sm_freelist_next(rest);
+        give_one(cls, rest);
+        cr_assert_eq(pool->nused, nblocks - 1, "class %u", cls);
+        cr_assert_eq(used_position(shard, cls, pool), 0, "class %u: full -> used must link at the front", cls);
+        cr_assert(pool_is_checked_ok(pool, cls), "class %u: check after full -> used", cls);
+        sm_block_t *back = take(shard, cls, 1);
+        cr_assert_eq(back, rest, "class %u: the refill did not take the returned block", cls);
+        cr_assert_eq(used_position(shard, cls, pool), -1, "class %u: full again but still listed", cls);
+        give_one(cls, back);
+
+        /* used -> empty: every block returns; the pool goes to its arena. */
+        give_one(cls, chain);
+        while (next != NULL) {
+            sm_block_t *after = sm_freelist_next(next);
+            cr_assert_neq(pool->cls, SM_CLASS_NONE, "class %u: emptied with blocks still out", cls);
+            give_one(cls, next);
+            next = after;
+        }
+        cr_assert_eq(pool->nused, 0, "class %u", cls);
+        cr_assert_eq(pool->cls, SM_CLASS_NONE, "class %u: an empty pool keeps its class", cls);
+        cr_assert_eq(pool->nblocks, 0, "class %u: an empty pool must refuse every free", cls);
+        cr_assert_eq(used_position(shard, cls, pool), -1, "class %u: an empty pool is still in the used list", cls);
+        cr_assert_eq(arena->freepools, pool, "class %u: the empty pool is not on its arena's free pools", cls);
+        cr_assert(pool_is_checked_ok(pool, cls), "class %u: check in state empty", cls);
+        for (uintptr_t offset = 0; offset < SM_POOL_SIZE; offset++)
+            cr_assert(!sm_pool_is_block_start(pool, (uintptr_t)sm_pool_base(pool) + offset),
+                      "class %u: emptied pool accepts offset %zu", cls, (size_t)offset);
+    }
+}
+
+Test(pool, full_pool_regains_front_of_used_list)
+{
+    unsigned shard = clean_shard();
+    unsigned cls = 63; /* 8 blocks per pool */
+    unsigned nblocks = sm_class_info[cls].nblocks;
+    sm_block_t *a = take(shard, cls, nblocks);     /* pool A, full */
+    sm_block_t *b = take(shard, cls, 1);           /* pool B, used */
+    sm_pool_t *pa = sm_pool_of((uintptr_t)a), *pb = sm_pool_of((uintptr_t)b);
+    cr_assert_neq(pa, pb, "the second batch should need a second pool");
+    cr_assert_eq(used_position(shard, cls, pb), 0, "B is the used pool");
+    cr_assert_eq(used_position(shard, cls, pa), -1, "A is full");
+    sm_block_t *a_rest = sm_freelist_next(a);
+    give_one(cls, a);
+    cr_assert_eq(used_position(shard, cls, pa), 0, "A came back in front");
+    cr_assert_eq(used_position(shard, cls, pb), 1, "B behind it");
+    cr_assert_eq(take(shard, cls, 1), a, "the next block comes from A");
+    sm_freelist_set_next(a, a_rest);
+    sm_pool_free_batch(cls, a, "free");
+    give_one(cls, b);
+    cr_assert_null(sm_g_central[shard][cls].used, "every pool of the class is empty again");
+}
+
+Test(pool, a_batch_spans_pools)
+{
+    unsigned shard = clean_shard();
+    unsigned cls = 7; /* 64 bytes: 64 blocks per pool */
+    unsigned nblocks = sm_class_info[cls].nblocks;
+    sm_block_t *chain = take(shard, cls, 2 * nblocks + 5);
+    unsigned counted = 0;
+    for (sm_block_t *b = chain; b != NULL; b = sm_freelist_next(b))
+        counted++;
+    cr_assert_eq(counted, 2 * nblocks + 5, "chain length");
+    sm_pool_t *front = sm_g_central[shard][cls].used;
+    cr_assert_not_null(front, "the third pool is in use");
+    cr_assert_eq(front->nused, 5, "the third pool gave 5 blocks");
+    cr_assert_null(front->next, "the two full pools are in no list");
+    sm_pool_free_batch(cls, chain, "free");
+    cr_assert_null(sm_g_central[shard][cls].used, "all three pools emptied");
+}
+
+Test(pool, check_catches_broken_descriptors)
+{
+    unsigned shard = clean_shard();
+    unsigned cls = 3; /* 32 bytes */
+    size_t size = sm_class_size(cls);
+    sm_block_t *chain = take(shard, cls, 10);
+    sm_pool_t *pool = sm_pool_of((uintptr_t)chain);
+    /* Free blocks 2 and 3 of the ten, so the pool has a free list. */
+    sm_block_t *b1 = sm_freelist_next(chain), *b2 = sm_freelist_next(b1);
+    sm_block_t *b3 = sm_freelist_next(b2);
+    sm_freelist_set_next(b1, b3);
+    give_one(cls, b2);
+    cr_assert(pool_is_checked_ok(pool, cls), "a sound pool passes");
+
+    sm_lock(&sm_g_central[shard][cls].lock);
+    sm_pool_t saved = *pool;
+    pool->nused++;
+    cr_assert(!sm_pool_check(pool), "nused one too high passes");
+    *pool = saved;
+    pool->nused--;
+    cr_assert(!sm_pool_check(pool), "nused one too low passes");
+    *pool = saved;
+    pool->freeblock = (uint16_t)(pool->freeblock + 8);
+    cr_assert(!sm_pool_check(pool), "a free list starting inside a block passes");
+    *pool = saved;
+    pool->nextoffset = (uint16_t)(pool->nextoffset - size * 9);
+    cr_assert(!sm_pool_check(pool), "a free block beyond nextoffset passes");
+    *pool = saved;
+    /* A cycle: the free block links to itself. */
+    sm_block_t *fb = (sm_block_t *)(sm_pool_base(pool) + pool->freeblock);
+    sm_block_t *link = sm_freelist_next(fb);
+    sm_freelist_set_next(fb, fb);
+    cr_assert(!sm_pool_check(pool), "a cyclic free list passes");
+    sm_freelist_set_next(fb, link);
+    cr_assert(sm_pool_check(pool), "restored pool fails");
+    sm_unlock(&sm_g_central[shard][cls].lock);
+
+    sm_pool_free_batch(cls, chain, "free");
+    cr_assert_eq(pool->cls, SM_CLASS_NONE, "pool emptied");
+}

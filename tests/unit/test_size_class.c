@@ -1,0 +1,119 @@
+/*
+ * size_class: both request-to-class tables entry by entry, the per-class
+ * constants of the block-start test, and every request size 0..4096
+ * through the two entry points that use the tables (smalloc_malloc with the
+ * API table, the replaced malloc with the ABI table): sizes up to 512 land
+ * in an arena block of the expected class, larger ones in the fallback.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+#include <smalloc.h>
+
+#include "arena.h"
+#include "arena_map.h"
+#include "init.h"
+#include "size_class.h"
+
+/* The card's rule for smalloc_*: the next multiple of 8, 0 taking 8. */
+static size_t api_class_size(size_t n)
+{
+    return n == 0 ? 8 : (n + 7) / 8 * 8;
+}
+
+/* The malloc family's rule: 8 up to 8 bytes, else the next multiple of 16. */
+static size_t abi_class_size(size_t n)
+{
+    return n <= 8 ? 8 : (n + 15) / 16 * 16;
+}
+
+Test(size_class, api_table_gives_smallest_multiple_of_8)
+{
+    for (size_t n = 0; n <= SM_SMALL_MAX; n++) {
+        size_t cls = sm_size_class_of(sm_size_class_api, n);
+        cr_assert_lt(cls, SM_NCLASSES, "size %zu: class %zu out of range", n, cls);
+        size_t size = sm_class_size((unsigned)cls);
+        cr_assert_geq(size, n, "size %zu: class %zu holds only %zu bytes", n, cls, size);
+        cr_assert_eq(size, api_class_size(n), "size %zu: class size %zu, want %zu", n, size,
+                     api_class_size(n));
+        /* Smallest: the class below cannot hold n. */
+        if (cls > 0)
+            cr_assert_lt(sm_class_size((unsigned)cls - 1), n, "size %zu: class %zu is not the smallest", n, cls);
+    }
+    cr_assert_eq(sm_size_class_of(sm_size_class_api, 0), 0, "size 0 takes class 0");
+}
+
+Test(size_class, abi_table_gives_8_then_multiples_of_16)
+{
+    sm_init_process(); /* SMALLOC_ALIGNMENT is applied to the table here */
+    for (size_t n = 0; n <= SM_SMALL_MAX; n++) {
+        size_t cls = sm_size_class_of(sm_size_class_abi, n);
+        cr_assert_lt(cls, SM_NCLASSES, "size %zu: class %zu out of range", n, cls);
+        size_t size = sm_class_size((unsigned)cls);
+        cr_assert_geq(size, n, "size %zu: class %zu holds only %zu bytes", n, cls, size);
+        cr_assert_eq(size, abi_class_size(n), "size %zu: class size %zu, want %zu", n, size,
+                     abi_class_size(n));
+        if (n > 8)
+            cr_assert_eq(size % 16, 0, "size %zu: class size %zu is not a multiple of 16", n, size);
+    }
+    cr_assert_eq(sm_size_class_of(sm_size_class_abi, 0), 0, "size 0 takes class 0");
+}
+
+Test(size_class, class_constants_encode_exact_division)
+{
+    sm_init_process();
+    for (unsigned cls = 0; cls < SM_NCLASSES; cls++) {
+        const sm_class_info_t *ci = &sm_class_info[cls];
+        uint32_t size = (uint32_t)sm_class_size(cls);
+        cr_assert_eq(size, (cls + 1) * 8u, "class %u size", cls);
+        cr_assert_eq(ci->nblocks, SM_POOL_SIZE / size, "class %u: nblocks %u", cls, ci->nblocks);
+        cr_assert_eq(ci->shift, (unsigned)__builtin_ctz(size), "class %u: shift %u", cls, ci->shift);
+        uint32_t odd = size >> ci->shift;
+        cr_assert_eq(odd & 1, 1u, "class %u: odd part %u is even", cls, odd);
+        cr_assert_eq(odd * ci->inverse, 1u, "class %u: %u is not the inverse of %u mod 2^32", cls,
+                     ci->inverse, odd);
+    }
+    /* The entry after the last class is the "serves no class" one. */
+    cr_assert_eq(sm_class_info[SM_CLASS_NONE].nblocks, 0, "SM_CLASS_NONE must reject every offset");
+}
+
+/* p came from an arena block of class size want, or from the fallback. */
+static void check_served(void *p, size_t n, size_t want, const char *api)
+{
+    cr_assert_not_null(p, "%s(%zu) returned NULL", api, n);
+    int ours = sm_arena_map_contains((uintptr_t)p);
+    if (n <= SM_SMALL_MAX) {
+        cr_assert(ours, "%s(%zu) = %p is not in an arena", api, n, p);
+        const sm_pool_t *pool = sm_pool_of((uintptr_t)p);
+        cr_assert_eq(sm_class_size(pool->cls), want, "%s(%zu): pool of class size %zu, want %zu",
+                     api, n, sm_class_size(pool->cls), want);
+        cr_assert_eq(smalloc_usable_size(p), want, "%s(%zu): usable size %zu, want %zu", api, n,
+                     smalloc_usable_size(p), want);
+    } else {
+        cr_assert(!ours, "%s(%zu) = %p is in an arena; sizes above 512 go to the fallback", api, n, p);
+        cr_assert_geq(smalloc_usable_size(p), n, "%s(%zu): usable size %zu", api, n,
+                      smalloc_usable_size(p));
+    }
+    memset(p, 0x5a, n);
+}
+
+Test(size_class, smalloc_malloc_serves_every_size_to_4096)
+{
+    for (size_t n = 0; n <= 4096; n++) {
+        void *p = smalloc_malloc(n);
+        check_served(p, n, api_class_size(n), "smalloc_malloc");
+        smalloc_free(p);
+    }
+}
+
+#ifdef SMALLOC_OVERRIDE
+Test(size_class, malloc_serves_every_size_to_4096)
+{
+    for (size_t n = 0; n <= 4096; n++) {
+        void *p = malloc(n);
+        check_served(p, n, abi_class_size(n), "malloc");
+        free(p);
+    }
+}
+#endif
