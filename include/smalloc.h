@@ -85,33 +85,67 @@ void *smalloc_memalign(size_t alignment, size_t size);
 /* "MAJOR.MINOR.PATCH" of the library actually loaded. */
 const char *smalloc_version(void);
 
+/* Statistics. Each field is listed once, in the X-macro lists below, which
+ * generate the structs, the table printed by smalloc_stats_print and the
+ * JSON of smalloc_stats_print_json (lib/stats.c):
+ *   X(field, group, label, unit, description)
+ * group and label place the field in the table; unit is count or bytes.
+ * A value of SMALLOC_STATS_UNKNOWN was not measured (printed n/a, null). */
+#define SMALLOC_STATS_UNKNOWN ((size_t)-1)
+
+#define SMALLOC_CLASS_STATS_FIELDS(X)                                                        \
+    X(block_size, classes, "size", bytes, "bytes per block")                                   \
+    X(pools_in_use, classes, "pools", count, "pools of this class holding at least one block") \
+    X(blocks_in_use, classes, "in use", count, "blocks handed out to the program")             \
+    X(blocks_cached, classes, "cached", count,                                                 \
+      "free blocks parked in thread caches and the transfer cache (not in pools)")           \
+    X(free_blocks, classes, "free", count, "free blocks in the pools in use, carved or not")
+
+#define SMALLOC_STATS_FIELDS(X)                                                              \
+    X(arena_size, layout, "arena size", bytes, "bytes per arena (1 MiB)")                    \
+    X(pool_size, layout, "pool size", bytes, "bytes per pool (4 KiB)")                       \
+    X(arenas_now, arenas, "mapped now", count, "arenas mapped now")                          \
+    X(arenas_cached, arenas, "  empty, kept for reuse", count,                               \
+      "empty arenas kept mapped for reuse (part of arenas_now)")                             \
+    X(arenas_highest, arenas, "highest", count, "most arenas mapped at once")                \
+    X(arenas_allocated, arenas, "ever mapped", count, "arenas ever mapped")                  \
+    X(arenas_freed, arenas, "ever returned", count, "arenas ever returned to the OS")        \
+    X(pools_in_use, pools, "in use", count, "pools serving a size class")                    \
+    X(pools_free, pools, "empty", count, "empty pools inside mapped arenas")                 \
+    X(bytes_mapped, bytes, "mapped", bytes,                                                  \
+      "arenas_now * arena_size; the five lines below add up to it")                          \
+    X(bytes_in_use, bytes, "  in use", bytes,                                                \
+      "class size * blocks the program holds (in debug mode: its debug blocks, "             \
+      "headers and guards included, and the quarantine)")                                    \
+    X(bytes_requested, bytes, "    requested", bytes,                                        \
+      "bytes the program asked for, of those blocks (debug mode only: "                      \
+      "SMALLOC_STATS_UNKNOWN otherwise)")                                                    \
+    X(bytes_rounding, bytes, "    rounding to class size", bytes,                            \
+      "bytes lost rounding those requests up to their class (debug mode only)")              \
+    X(bytes_debug, bytes, "    debug headers, guards", bytes,                                \
+      "debug mode: the rest of bytes_in_use, minus the quarantine (0 otherwise)")            \
+    X(bytes_quarantine, bytes, "    debug quarantine", bytes,                                \
+      "debug mode: freed blocks held back from reuse (0 otherwise)")                         \
+    X(bytes_free_blocks, bytes, "  free blocks", bytes,                                      \
+      "free and cached blocks in the pools in use")                                          \
+    X(bytes_pool_free, bytes, "  empty pools", bytes, "empty pools and never-carved pools")  \
+    X(bytes_headers, bytes, "  arena headers", bytes, "arena headers (pool descriptors)")    \
+    X(bytes_pool_tail, bytes, "  pool tails", bytes,                                         \
+      "ends of used pools too short for one more block")                                     \
+    X(fallback_calls, fallback, "calls", count,                                              \
+      "requests above 512 bytes passed to the system malloc")                                \
+    X(fallback_bytes, fallback, "bytes requested", bytes,                                    \
+      "bytes requested from the system malloc")
+
+#define SMALLOC_STATS_FIELD_(field, group, label, unit, doc) size_t field;
+
 /* Per size class, a snapshot taken by walking the arenas. */
 struct smalloc_class_stats {
-    size_t block_size;   /* bytes per block */
-    size_t pools_in_use; /* pools of this class holding at least one block */
-    size_t blocks_in_use; /* blocks handed out to the program */
-    size_t blocks_cached; /* blocks parked in thread caches (free, not in pools) */
-    size_t free_blocks;  /* free blocks in the pools in use, carved or not */
+    SMALLOC_CLASS_STATS_FIELDS(SMALLOC_STATS_FIELD_)
 };
 
 struct smalloc_stats {
-    size_t arena_size;       /* bytes per arena (1 MiB) */
-    size_t pool_size;        /* bytes per pool (4 KiB) */
-    size_t arenas_now;       /* arenas mapped now */
-    size_t arenas_highest;   /* most arenas mapped at once */
-    size_t arenas_allocated; /* arenas ever mapped */
-    size_t arenas_freed;     /* arenas ever returned to the OS */
-    size_t arenas_cached;    /* empty arenas kept for reuse (part of arenas_now) */
-    size_t pools_in_use;     /* pools serving a size class */
-    size_t pools_free;       /* empty pools inside mapped arenas */
-    size_t bytes_mapped;     /* arenas_now * arena_size */
-    size_t bytes_in_use;     /* sum of class size * blocks in use */
-    size_t bytes_free_blocks; /* free and cached blocks in pools in use */
-    size_t bytes_pool_free;  /* empty pools and never-carved pools */
-    size_t bytes_headers;    /* arena headers (pool descriptors) */
-    size_t bytes_pool_tail;  /* ends of used pools too short for one more block */
-    size_t fallback_calls;   /* requests passed to the system malloc */
-    size_t fallback_bytes;   /* bytes requested from the system malloc */
+    SMALLOC_STATS_FIELDS(SMALLOC_STATS_FIELD_)
     struct smalloc_class_stats classes[SMALLOC_NCLASSES];
 };
 
@@ -122,6 +156,16 @@ void smalloc_stats_get(struct smalloc_stats *out);
 
 /* Print the statistics as an aligned table. */
 void smalloc_stats_print(FILE *out);
+
+/* Print the same statistics as one JSON object on one line: every field
+ * above by name, and "classes", an array of the classes with a pool in
+ * use, each with "class" (its index) and the class fields. */
+void smalloc_stats_print_json(FILE *out);
+
+/* Give the calling thread's cached free blocks, and the batches parked
+ * between threads, back to their pools, so that arenas left empty are
+ * returned to the OS. For a program going idle, and for exact statistics. */
+void smalloc_collect(void);
 
 #ifdef __cplusplus
 }

@@ -6,21 +6,50 @@
  * alignments or sizes go to the system malloc.
  */
 #include <errno.h>
+#include <unistd.h>
 
 #include <smalloc.h>
 
 #include "alloc.h"
+#include "debug.h"
 
 void *sm_alloc_aligned(size_t align, size_t n)
 {
+    if (sm_debug_routed())
+        return sm_debug_memalign(align, n);
     if (align <= SM_QUANTUM)
         return sm_alloc(sm_size_class_api, n);
     if (align <= SM_SMALL_MAX && n <= SM_SMALL_MAX) {
         size_t size = n == 0 ? align : (n + align - 1) & ~(align - 1);
-        if (size <= SM_SMALL_MAX)
-            return sm_heap_alloc(sm_size_class_of(sm_size_class_api, size));
+        if (size <= SM_SMALL_MAX) {
+            size_t cls = sm_size_class_of(sm_size_class_api, size);
+            void *p = sm_heap_alloc(cls, size);
+            sm_track_alloc(p, sm_class_size((unsigned)cls));
+            return p;
+        }
     }
     return sm_fallback_memalign(align, n);
+}
+
+void *sm_alloc_valloc(size_t n)
+{
+    if (sm_debug_routed())
+        return sm_debug_memalign((size_t)sysconf(_SC_PAGESIZE), n);
+    return sm_fallback_valloc(n);
+}
+
+void *sm_alloc_pvalloc(size_t n)
+{
+    if (sm_debug_routed()) {
+        size_t page = (size_t)sysconf(_SC_PAGESIZE);
+        size_t rounded = (n + page - 1) & ~(page - 1);
+        if (rounded < n) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        return sm_debug_memalign(page, rounded == 0 ? page : rounded);
+    }
+    return sm_fallback_pvalloc(n);
 }
 
 static int is_power_of_two(size_t x)

@@ -8,13 +8,26 @@
 #include <smalloc.h>
 
 #include "alloc.h"
+#include "debug.h"
 #include "free.h"
 
 #define SM_STR2(x) #x
 #define SM_STR(x) SM_STR2(x)
 
+void *sm_alloc_large(size_t n)
+{
+    if (sm_debug_routed())
+        return sm_debug_malloc(n, SM_CLASS_NONE);
+    return sm_fallback_malloc(n);
+}
+
+/* calloc, realloc: the debug test (debug.h) is one load of a flag that is
+ * 0 once start-up found the debug mode off; the malloc and free fast paths
+ * have no such test. */
 void *sm_alloc_calloc(const uint8_t *table, size_t count, size_t size)
 {
+    if (sm_debug_routed())
+        return sm_debug_calloc(table, count, size);
     size_t n;
     if (__builtin_mul_overflow(count, size, &n)) {
         errno = ENOMEM;
@@ -23,9 +36,13 @@ void *sm_alloc_calloc(const uint8_t *table, size_t count, size_t size)
     if (n > SM_SMALL_MAX)
         return sm_fallback_calloc(n);
     unsigned cls = sm_size_class_of(table, n);
-    void *p = sm_heap_alloc(cls);
-    if (p != NULL)
-        memset(p, 0, sm_class_size(cls));
+    void *p = sm_heap_alloc(cls, n);
+    if (p != NULL) {
+        size_t size = sm_class_size(cls);
+        sm_track_open(p, size);
+        memset(p, 0, size);
+        sm_track_alloc_zeroed(p, size);
+    }
     return p;
 }
 
@@ -34,6 +51,8 @@ void *sm_alloc_calloc(const uint8_t *table, size_t count, size_t size)
  * when the new size maps to its own class. */
 void *sm_alloc_realloc(const uint8_t *table, void *p, size_t n)
 {
+    if (sm_debug_routed())
+        return sm_debug_realloc(table, p, n);
     if (p == NULL)
         return sm_alloc(table, n);
     uintptr_t a = (uintptr_t)p;
@@ -46,6 +65,7 @@ void *sm_alloc_realloc(const uint8_t *table, void *p, size_t n)
     }
     unsigned cls = sm_free_class_of(a, "realloc");
     if (n == 0) {
+        sm_track_free(p);
         sm_heap_free(cls, p);
         return NULL;
     }
@@ -56,6 +76,7 @@ void *sm_alloc_realloc(const uint8_t *table, void *p, size_t n)
         return NULL;
     size_t old = sm_class_size(cls);
     memcpy(q, p, old < n ? old : n);
+    sm_track_free(p);
     sm_heap_free(cls, p);
     return q;
 }

@@ -15,13 +15,22 @@
 #include "fallback.h"
 #include "heap.h"
 #include "size_class.h"
+#include "track.h"
 
-/* malloc fast path: a class lookup and a bin pop (heap.h). */
+/* Requests above SM_SMALL_MAX: the system malloc, or the debug mode. */
+sm_hidden void *sm_alloc_large(size_t n) sm_noinline;
+
+/* malloc fast path: a class lookup and a bin pop (heap.h). sm_track_alloc
+ * is empty unless built for valgrind (track.h). */
 static sm_always_inline void *sm_alloc(const uint8_t *table, size_t n)
 {
-    if (sm_likely(n <= SM_SMALL_MAX))
-        return sm_heap_alloc(sm_size_class_of(table, n));
-    return sm_fallback_malloc(n);
+    if (sm_likely(n <= SM_SMALL_MAX)) {
+        size_t cls = sm_size_class_of(table, n);
+        void *p = sm_heap_alloc(cls, n);
+        sm_track_alloc(p, sm_class_size((unsigned)cls));
+        return p;
+    }
+    return sm_alloc_large(n);
 }
 
 sm_hidden void *sm_alloc_calloc(const uint8_t *table, size_t count, size_t size);
@@ -31,5 +40,9 @@ sm_hidden void *sm_alloc_reallocarray(const uint8_t *table, void *p, size_t coun
 /* Aligned allocation (aligned.c). pre: align is a power of two.
  * NULL with errno = ENOMEM on failure. */
 sm_hidden void *sm_alloc_aligned(size_t align, size_t n);
+
+/* valloc and pvalloc (page-aligned; pvalloc rounds n up to pages). */
+sm_hidden void *sm_alloc_valloc(size_t n);
+sm_hidden void *sm_alloc_pvalloc(size_t n);
 
 #endif

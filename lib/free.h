@@ -18,9 +18,13 @@
 #include "fallback.h"
 #include "heap.h"
 #include "size_class.h"
+#include "track.h"
 
 /* "<func>(): invalid pointer: <p>" on stderr, then abort(). */
 sm_hidden void sm_free_invalid(const char *func, const void *p) sm_noreturn sm_cold sm_noinline;
+
+/* p is not in an arena: the system malloc's, or a debug-mode block. */
+sm_hidden void sm_free_foreign(void *p) sm_noinline;
 
 /* The class of a libsmalloc block, checked; func names the caller for the
  * report. pre: sm_arena_map_contains(a). */
@@ -32,14 +36,17 @@ static sm_always_inline size_t sm_free_class_of(uintptr_t a, const char *func)
     return pool->cls;
 }
 
+/* sm_track_free is empty unless built for valgrind (track.h). */
 static sm_always_inline void sm_free(void *p)
 {
     uintptr_t a = (uintptr_t)p;
     if (sm_unlikely(!sm_arena_map_contains(a))) {
-        sm_fallback_free(p);
+        sm_free_foreign(p);
         return;
     }
-    sm_heap_free(sm_free_class_of(a, "free"), p);
+    size_t cls = sm_free_class_of(a, "free");
+    sm_track_free(p);
+    sm_heap_free(cls, p);
 }
 
 /* Usable bytes at p (class size for small blocks); 0 for NULL. */

@@ -7,10 +7,12 @@
 #include <stdbool.h>
 
 #include "arena.h"
+#include "debug.h"
 #include "error.h"
 #include "heap.h"
 #include "init.h"
 #include "lock.h"
+#include "options.h"
 #include "os.h"
 #include "pool.h"
 #include "size_class.h"
@@ -34,8 +36,13 @@ static struct {
     bool key_ok;
 } heaps = {.lock = SM_LOCK_INITIALIZER};
 
+/* In debug mode every bin has capacity 0: it stays empty and full (head
+ * NULL, room 0), so every call takes the slow path, which hands it to the
+ * debug layer (heap.h). */
 static unsigned bin_capacity(unsigned cls)
 {
+    if (sm_opt.debug)
+        return 0;
     size_t n = SM_BIN_BYTES / sm_class_size(cls);
     if (n < SM_BIN_MIN_BLOCKS)
         n = SM_BIN_MIN_BLOCKS;
@@ -168,12 +175,16 @@ static void *alloc_direct(unsigned cls)
     return b;
 }
 
-void *sm_heap_alloc_slow(sm_heap_t *h, unsigned cls)
+void *sm_heap_alloc_slow(size_t n, sm_heap_t *h, unsigned cls)
 {
     if (h == &sm_heap_empty || h == &heap_dead) {
-        h = sm_heap_get();
+        h = sm_heap_get(); /* initialises the process on the first call */
+        if (sm_unlikely(sm_opt.debug))
+            return sm_debug_malloc(n, cls);
         if (h == NULL)
             return alloc_direct(cls);
+    } else if (sm_unlikely(sm_opt.debug)) {
+        return sm_debug_malloc(n, cls);
     }
     sm_block_t *b = h->head[cls];
     if (b == NULL) {
@@ -214,6 +225,10 @@ static void bin_flush_half(sm_heap_t *h, unsigned cls)
 
 void sm_heap_free_slow(sm_heap_t *h, unsigned cls, sm_block_t *b)
 {
+    if (sm_unlikely(sm_opt.debug)) {
+        sm_debug_free(b, "free");
+        return;
+    }
     if (h->head[cls] == b)
         sm_fatal("free", b, "double free detected (block is at the head of the thread cache)");
     if (h == &sm_heap_empty || h == &heap_dead) {
@@ -231,6 +246,20 @@ void sm_heap_free_slow(sm_heap_t *h, unsigned cls, sm_block_t *b)
     sm_freelist_set_next(b, h->head[cls]);
     h->head[cls] = b;
     h->room[cls]--;
+}
+
+void sm_heap_collect(void)
+{
+    sm_heap_t *h = sm_heap_current;
+    if (h != &sm_heap_empty && h != &heap_dead)
+        heap_flush_all(h);
+    for (unsigned shard = 0; shard < SM_SHARDS; shard++) {
+        for (unsigned cls = 0; cls < SM_NCLASSES; cls++) {
+            sm_block_t *batch;
+            while ((batch = sm_transfer_take(shard, cls)) != NULL)
+                sm_pool_free_batch(cls, batch, "smalloc_collect");
+        }
+    }
 }
 
 size_t sm_heap_cached_blocks(unsigned cls)

@@ -1,7 +1,8 @@
 /*
- * The option table generated from SM_OPTIONS (options.h) and its parser,
- * which walks environ directly: getenv is fine too, but this way one pass
- * also finds misspelt SMALLOC_* names.
+ * The option table generated from SM_OPTIONS (options.h), its parser, which
+ * walks environ directly (getenv is fine too, but this way one pass also
+ * finds misspelt SMALLOC_* names), and the two listings made from it: the
+ * SMALLOC_VERBOSE start-up lines and the README table.
  */
 #include <stdint.h>
 #include <string.h>
@@ -11,26 +12,28 @@
 #include <smalloc.h>
 
 #include "error.h"
+#include "init.h"
 #include "options.h"
 #include "os.h"
-
-extern char **environ;
+#include "track.h"
 
 struct sm_options sm_opt = {
-#define SM_OPTION_DEFAULT(field, name, kind, def, doc) .field = def,
+#define SM_OPTION_DEFAULT(field, name, kind, def, shown, doc) .field = def,
     SM_OPTIONS(SM_OPTION_DEFAULT)
 #undef SM_OPTION_DEFAULT
 };
 
-enum kind { KIND_bool, KIND_uint, KIND_string };
+enum kind { KIND_bool, KIND_uint, KIND_format, KIND_string };
 
 static const struct option_desc {
     const char *name;
     enum kind kind;
     void *field;
+    const char *shown; /* the default as the README shows it */
     const char *doc;
 } options[] = {
-#define SM_OPTION_DESC(field, name, kind, def, doc) {name, KIND_##kind, &sm_opt.field, doc},
+#define SM_OPTION_DESC(field, name, kind, def, shown, doc) \
+    {name, KIND_##kind, &sm_opt.field, shown, doc},
     SM_OPTIONS(SM_OPTION_DESC)
 #undef SM_OPTION_DESC
 };
@@ -50,6 +53,23 @@ static int parse_bool(const char *v, bool *out)
         }
     }
     return -1;
+}
+
+static int parse_format(const char *v, unsigned *out)
+{
+    bool on;
+    if (strcasecmp(v, "json") == 0) {
+        *out = SM_FORMAT_JSON;
+        return 0;
+    }
+    if (strcasecmp(v, "table") == 0) {
+        *out = SM_FORMAT_TABLE;
+        return 0;
+    }
+    if (parse_bool(v, &on) != 0)
+        return -1;
+    *out = on ? SM_FORMAT_TABLE : SM_FORMAT_OFF;
+    return 0;
 }
 
 static int parse_uint(const char *v, size_t *out)
@@ -110,6 +130,13 @@ static void parse_one(const char *entry)
                 *(size_t *)o->field = saved;
             break;
         }
+        case KIND_format: {
+            unsigned parsed;
+            err = parse_format(value, &parsed);
+            if (!err)
+                *(unsigned *)o->field = parsed;
+            break;
+        }
         case KIND_string:
             *(const char **)o->field = *value ? value : NULL;
             break;
@@ -127,11 +154,19 @@ static void parse_one(const char *entry)
 
 void sm_options_init(void)
 {
-    if (environ == NULL)
+    char **env = sm_init_environ();
+    if (env == NULL)
         return;
-    for (char **e = environ; *e != NULL; e++) {
+    for (char **e = env; *e != NULL; e++) {
         if (strncmp(*e, "SMALLOC_", 8) == 0)
             parse_one(*e);
+    }
+    /* Memcheck already checks every block, better than the debug mode, and
+     * the debug layer's headers and patterns would need client requests of
+     * their own: one or the other. */
+    if (SM_TRACK_VALGRIND && sm_opt.debug) {
+        sm_warn("SMALLOC_DEBUG is ignored by a build with SMALLOC_VALGRIND: run under valgrind instead");
+        sm_opt.debug = false;
     }
 }
 
@@ -152,6 +187,12 @@ void sm_options_announce(void)
         case KIND_uint:
             n = sm_snprintf(line, sizeof line, "smalloc:   %s=%zu\n", o->name, *(size_t *)o->field);
             break;
+        case KIND_format: {
+            static const char *const names[] = {"0", "table", "json"};
+            n = sm_snprintf(line, sizeof line, "smalloc:   %s=%s\n", o->name,
+                            names[*(unsigned *)o->field]);
+            break;
+        }
         case KIND_string: {
             const char *s = *(const char **)o->field;
             n = sm_snprintf(line, sizeof line, "smalloc:   %s=%s\n", o->name, s ? s : "(unset)");
@@ -159,5 +200,17 @@ void sm_options_announce(void)
         }
         }
         sm_os_write(STDERR_FILENO, line, n);
+    }
+}
+
+void sm_options_print_table(int fd)
+{
+    static const char head[] = "| variable | default | meaning |\n|---|---|---|\n";
+    sm_os_write(fd, head, sizeof head - 1);
+    for (size_t i = 0; i < sizeof options / sizeof options[0]; i++) {
+        char line[1024];
+        size_t n = sm_snprintf(line, sizeof line, "| `%s` | %s | %s |\n", options[i].name,
+                               options[i].shown, options[i].doc);
+        sm_os_write(fd, line, n);
     }
 }

@@ -1,11 +1,17 @@
 /*
  * Options from the environment, read once at start-up (init.c) into plain
  * fields of sm_opt. One X-macro list below generates the struct, the parser
- * table, the SMALLOC_VERBOSE listing and the README table.
+ * table, the SMALLOC_VERBOSE listing and the README table
+ * (sm_options_print_table; tests/debug checks the README against it).
  *
- *   X(field, ENV NAME, kind, default, description)
- * kinds: bool (1/0/yes/no/on/off/true/false), uint (decimal, K/M/G suffix),
+ *   X(field, ENV NAME, kind, default, default as shown, description)
+ * kinds: bool   (1/0/yes/no/on/off/true/false),
+ *        uint   (decimal, K/M/G suffix),
+ *        format (a bool word, or table / json: enum sm_format),
  *        string (taken as is).
+ *
+ * Readers on slow paths read sm_opt.<field> directly: it is written once,
+ * by the initialising thread, before any block is handed out.
  */
 #ifndef SM_OPTIONS_H
 #define SM_OPTIONS_H
@@ -15,20 +21,33 @@
 
 #include "compiler.h"
 
-#define SM_OPTIONS(X)                                                                      \
-    X(alignment, "SMALLOC_ALIGNMENT", uint, 16,                                            \
-      "alignment of replaced-malloc blocks of 16 bytes or more: 16 (x86-64 ABI) or 8 "     \
-      "(the card's 8-byte classes)")                                                       \
-    X(stats, "SMALLOC_STATS", bool, false, "print the statistics table when the program exits") \
-    X(stats_file, "SMALLOC_STATS_FILE", string, NULL, "file the exit statistics go to (default stderr)") \
-    X(verbose, "SMALLOC_VERBOSE", bool, false, "say what libsmalloc is doing: version, options in force")
+#define SM_OPTIONS(X)                                                                          \
+    X(alignment, "SMALLOC_ALIGNMENT", uint, 16, "16",                                          \
+      "alignment of replaced-malloc blocks of 16 bytes or more: 16 (x86-64 ABI) or 8 "         \
+      "(the card's 8-byte classes)")                                                           \
+    X(debug, "SMALLOC_DEBUG", bool, false, "0",                                                \
+      "debug mode: guard bytes around every block, fill patterns, checks on every free and "   \
+      "realloc, freed blocks held in a quarantine; an error is reported with the block's "     \
+      "allocation backtrace, then the process aborts")                                         \
+    X(stats, "SMALLOC_STATS", format, SM_FORMAT_OFF, "0",                                      \
+      "print statistics when the program exits: `1` (or `table`) an aligned table, `json` "    \
+      "one JSON object on one line")                                                           \
+    X(stats_file, "SMALLOC_STATS_FILE", string, NULL, "stderr",                                \
+      "file the exit statistics are written to; `%p` in the name becomes the process id")     \
+    X(verbose, "SMALLOC_VERBOSE", bool, false, "0",                                            \
+      "say what libsmalloc does on stderr: version and options in force at start-up, "         \
+      "one line per arena mapped or returned to the OS")
+
+/* SMALLOC_STATS values. */
+enum sm_format { SM_FORMAT_OFF, SM_FORMAT_TABLE, SM_FORMAT_JSON };
 
 #define SM_OPTION_CTYPE_bool bool
 #define SM_OPTION_CTYPE_uint size_t
+#define SM_OPTION_CTYPE_format unsigned
 #define SM_OPTION_CTYPE_string const char *
 
 struct sm_options {
-#define SM_OPTION_FIELD(field, name, kind, def, doc) SM_OPTION_CTYPE_##kind field;
+#define SM_OPTION_FIELD(field, name, kind, def, shown, doc) SM_OPTION_CTYPE_##kind field;
     SM_OPTIONS(SM_OPTION_FIELD)
 #undef SM_OPTION_FIELD
 };
@@ -41,5 +60,8 @@ sm_hidden void sm_options_init(void);
 
 /* With SMALLOC_VERBOSE: version and the options in force, on stderr. */
 sm_hidden void sm_options_announce(void);
+
+/* The README's options table (markdown), written to fd. */
+sm_hidden void sm_options_print_table(int fd);
 
 #endif

@@ -41,12 +41,12 @@ sm_public void *reallocarray(void *p, size_t count, size_t size)
 
 sm_public void *valloc(size_t n)
 {
-    return sm_fallback_valloc(n);
+    return sm_alloc_valloc(n);
 }
 
 sm_public void *pvalloc(size_t n)
 {
-    return sm_fallback_pvalloc(n);
+    return sm_alloc_pvalloc(n);
 }
 
 sm_public void free(void *p)

@@ -6,8 +6,11 @@
 
 #include "arena.h"
 #include "error.h"
+#include "options.h"
 #include "pool.h"
 #include "size_class.h"
+#include "stats.h"
+#include "track.h"
 
 sm_central_t sm_g_central[SM_SHARDS][SM_NCLASSES] = {
     [0 ... SM_SHARDS - 1] = {[0 ... SM_NCLASSES - 1] = {.lock = SM_LOCK_INITIALIZER, .used = NULL}},
@@ -56,15 +59,23 @@ static sm_pool_t *used_pool(sm_central_t *c, unsigned shard, unsigned cls)
     if (c->used != NULL)
         return c->used;
     sm_lock(&sm_g_arena[shard].lock);
+    sm_arena_t *newest = sm_g_arena[shard].all; /* a new arena goes in front */
     sm_pool_t *pool = sm_arena_take_pool(shard);
+    sm_arena_t *mapped = sm_g_arena[shard].all != newest ? sm_g_arena[shard].all : NULL;
     sm_unlock(&sm_g_arena[shard].lock);
+    if (sm_unlikely(mapped != NULL) && sm_opt.verbose)
+        sm_stats_arena_event(mapped, true);
     if (pool == NULL)
         return NULL;
     const sm_class_info_t *ci = &sm_class_info[cls];
+    sm_track_pool_new(sm_pool_base(pool), SM_POOL_SIZE);
     pool->freeblock = SM_POOL_NO_BLOCK;
     pool->nused = 0;
     pool->nextoffset = 0;
-    pool->inverse = ci->inverse;
+    /* Debug mode (debug.h): inverse 0 makes every offset pass the free fast
+     * path's block-start test, so a debug pointer (a block start + 64)
+     * reaches the heap slow path, where the debug layer checks it. */
+    pool->inverse = sm_opt.debug ? 0 : ci->inverse;
     pool->shift = ci->shift;
     pool->nblocks = ci->nblocks;
     pool->cls = (uint8_t)cls;
@@ -161,6 +172,8 @@ void sm_pool_free_batch(unsigned cls, sm_block_t *chain, const char *func)
         sm_unlock(&c->lock);
     while (unmap != NULL) {
         sm_arena_t *next = unmap->next;
+        if (sm_unlikely(sm_opt.verbose))
+            sm_stats_arena_event(unmap, false);
         sm_arena_unmap(unmap);
         unmap = next;
     }

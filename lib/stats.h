@@ -1,14 +1,27 @@
 /*
- * Statistics: a snapshot computed on demand by walking the arenas under the
- * class and arena locks (nothing is counted on the fast path), plus the
- * thread caches' fill levels and the fallback counters kept in each heap.
+ * Statistics: a snapshot computed on demand, in the spirit of CPython's
+ * sys._debugmallocstats(). Per-class pools and blocks come from walking the
+ * arenas under the class and arena locks (nothing is counted on the fast
+ * path); per-thread counters kept on slow paths (the fallback's calls and
+ * bytes, in each heap) are folded when asked; the debug mode adds what only
+ * it can know (requested bytes, hence the rounding loss). Every field is
+ * named once, in the X-macro lists of include/smalloc.h, from which the
+ * struct, the table and the JSON are generated (one emitter, two back ends,
+ * as jemalloc's).
  */
 #ifndef SM_STATS_H
 #define SM_STATS_H
 
+#include <stdbool.h>
+
 #include "compiler.h"
 
-/* Print the table at exit when SMALLOC_STATS is set (a destructor). */
+/* At exit, with SMALLOC_STATS set: the table or the JSON, to stderr or
+ * SMALLOC_STATS_FILE (a destructor). */
 sm_hidden void sm_stats_at_exit(void);
+
+/* SMALLOC_VERBOSE: "arena <p> mapped/returned" on stderr. Writes with
+ * sm_os_write and never allocates, so it may run under a class lock. */
+sm_hidden void sm_stats_arena_event(const void *arena, bool mapped) sm_cold;
 
 #endif

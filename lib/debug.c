@@ -1,0 +1,584 @@
+/*
+ * The runtime debug mode (see debug.h for the routing and the block
+ * layout): debug blocks, their checks, the quarantine of freed blocks, the
+ * registry of system-backed blocks, allocation backtraces and the reports.
+ *
+ * One lock (debug_lock) guards the quarantine, the registry and the totals;
+ * it is never held while calling into the pools or the system malloc, so
+ * it nests with no other lock. Debug mode is for finding bugs, not speed.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <execinfo.h>
+#include <link.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "arena.h"
+#include "arena_map.h"
+#include "debug.h"
+#include "error.h"
+#include "fallback.h"
+#include "init.h"
+#include "lock.h"
+#include "options.h"
+#include "os.h"
+#include "pool.h"
+#include "size_class.h"
+
+#define DEBUG_TRACE 4     /* frames kept per block */
+#define DEBUG_GUARD 8     /* guard bytes before the block, and at least after */
+#define DEBUG_ALIGN 16    /* alignment of every debug block */
+
+#define BYTE_GUARD 0xfd   /* CPython's FORBIDDENBYTE */
+#define BYTE_CLEAN 0xcd   /* new memory (CLEANBYTE) */
+#define BYTE_DEAD 0xdd    /* freed memory (DEADBYTE) */
+
+#define MAGIC_LIVE 0xa110c8edu
+#define MAGIC_FREED 0xf4eeb10cu
+
+/* A freed block stays out of use until this many blocks or bytes were
+ * freed after it. */
+#define QUARANTINE_SLOTS 4096
+#define QUARANTINE_BYTES ((size_t)32 << 20)
+
+typedef struct debug_header {
+    uintptr_t link;  /* pool block: the pool's free-list link while the block is
+                        back in its pool; system block: bytes from the system
+                        block's start to this header */
+    uint32_t magic;  /* MAGIC_LIVE or MAGIC_FREED */
+    uint8_t cls;     /* class a normal run gives the request; SM_CLASS_NONE */
+    uint8_t system;  /* 1: from the system malloc, 0: a pool block */
+    uint16_t unused;
+    size_t size;     /* bytes requested */
+    void *trace[DEBUG_TRACE];   /* allocation site, innermost first */
+    uint8_t front[DEBUG_GUARD]; /* BYTE_GUARD */
+} debug_header_t;
+
+#define HDR sizeof(debug_header_t)
+_Static_assert(sizeof(debug_header_t) == 64, "the header keeps blocks 16-byte aligned");
+
+unsigned char sm_debug_route = 1;
+
+static sm_lock_t debug_lock = SM_LOCK_INITIALIZER;
+
+static struct {
+    void *ring[QUARANTINE_SLOTS]; /* program pointers, oldest at head */
+    size_t head, count, bytes;
+} quarantine;
+
+static struct sm_debug_totals totals;
+
+/* Registry of system-backed blocks: open addressing on the program
+ * pointer, which is 16-aligned, so bit 0 carries the state. */
+#define REG_EMPTY 0
+#define REG_TOMB 1
+#define REG_QUARANTINED 1 /* or'ed into a pointer */
+static struct {
+    uintptr_t *slots;
+    size_t cap;
+    size_t used; /* slots not empty: live, quarantined and tombstones */
+    size_t live; /* slots holding a block */
+} reg;
+
+/* Backtraces: libsmalloc's own text, so its frames can be left out. */
+static uintptr_t own_text_lo, own_text_hi;
+static int trace_ready;
+static sm_tls int in_trace;
+
+/* ---- start-up ---------------------------------------------------------- */
+
+bool sm_debug_on(void)
+{
+    sm_init_process();
+    /* Only the initialising thread can get here before the options are
+     * parsed, and start-up allocates nothing before it parses them. */
+    if (!sm_opt.debug)
+        __atomic_store_n(&sm_debug_route, 0, __ATOMIC_RELAXED);
+    return sm_opt.debug;
+}
+
+static int find_own_text(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    uintptr_t me = (uintptr_t)arg;
+    for (unsigned i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+        if (ph->p_type != PT_LOAD || me < lo || me >= lo + ph->p_memsz)
+            continue;
+        /* Linked into the program itself: its frames are the program's
+         * too, so none are left out. */
+        if (info->dlpi_name != NULL && info->dlpi_name[0] != '\0') {
+            own_text_lo = lo;
+            own_text_hi = lo + ph->p_memsz;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+static void fork_prepare(void)
+{
+    sm_lock(&debug_lock);
+}
+
+static void fork_parent(void)
+{
+    sm_unlock(&debug_lock);
+}
+
+static void fork_child(void)
+{
+    sm_lock_reinit(&debug_lock);
+}
+
+/* backtrace() loads libgcc_s (and allocates) the first time it runs: do it
+ * here, once, after libc is up, rather than inside some malloc called from
+ * the dynamic loader. Blocks allocated before this have no backtrace. */
+__attribute__((constructor)) static void debug_start(void)
+{
+    if (!sm_debug_on())
+        return;
+    dl_iterate_phdr(find_own_text, (void *)(uintptr_t)&sm_debug_malloc);
+    void *frames[2];
+    in_trace = 1;
+    backtrace(frames, 2);
+    in_trace = 0;
+    __atomic_store_n(&trace_ready, 1, __ATOMIC_RELEASE);
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+}
+
+static void trace_capture(void **out)
+{
+    memset(out, 0, DEBUG_TRACE * sizeof(void *));
+    if (!__atomic_load_n(&trace_ready, __ATOMIC_ACQUIRE) || in_trace)
+        return;
+    int saved = errno;
+    void *frames[DEBUG_TRACE + 12];
+    in_trace = 1; /* an allocation inside backtrace() gets no trace */
+    int n = backtrace(frames, (int)(sizeof frames / sizeof frames[0]));
+    in_trace = 0;
+    errno = saved;
+    int i = 0;
+    while (i < n && (uintptr_t)frames[i] >= own_text_lo && (uintptr_t)frames[i] < own_text_hi)
+        i++;
+    for (int k = 0; k < DEBUG_TRACE && i < n; k++, i++)
+        out[k] = frames[i];
+}
+
+/* ---- reports ----------------------------------------------------------- */
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+    char line[512];
+    size_t n = sm_snprintf(line, sizeof line, "smalloc: ");
+    va_list ap;
+    va_start(ap, fmt);
+    n += sm_vsnprintf(line + n, sizeof line - n - 1, fmt, ap);
+    va_end(ap);
+    line[n++] = '\n';
+    sm_os_write(STDERR_FILENO, line, n);
+}
+
+static void print_trace(void *const *trace)
+{
+    if (trace[0] == NULL) {
+        say("  allocated at: (no backtrace: allocated while libsmalloc started)");
+        return;
+    }
+    say("  allocated at:");
+    for (unsigned k = 0; k < DEBUG_TRACE && trace[k] != NULL; k++) {
+        Dl_info info;
+        /* A return address: look up the call instruction before it. */
+        if (dladdr((char *)trace[k] - 1, &info) == 0 || info.dli_fname == NULL) {
+            say("    #%u %p", k, trace[k]);
+        } else if (info.dli_sname != NULL) {
+            say("    #%u %p %s+0x%zx (%s)", k, trace[k], info.dli_sname,
+                (size_t)((char *)trace[k] - (char *)info.dli_saddr), info.dli_fname);
+        } else {
+            say("    #%u %p (%s+0x%zx)", k, trace[k], info.dli_fname,
+                (size_t)((char *)trace[k] - (char *)info.dli_fbase));
+        }
+    }
+}
+
+/* "smalloc: debug: <func>(): <what>", the block, the byte hit (when
+ * has_offset), where it was allocated; then abort(). h may be NULL. */
+static void sm_noreturn sm_cold report(const char *func, const char *what, const void *p,
+                                       const debug_header_t *h, bool has_offset, ptrdiff_t offset,
+                                       unsigned found, unsigned expected)
+{
+    say("debug: %s(): %s", func, what);
+    if (h != NULL)
+        say("  pointer %p, %zu bytes requested", p, h->size);
+    else
+        say("  pointer %p", p);
+    if (has_offset)
+        say("  byte offset %zd: 0x%x found, 0x%x expected", offset, found, expected);
+    if (h != NULL)
+        print_trace(h->trace);
+    abort();
+}
+
+void sm_debug_invalid(const char *func, const void *p)
+{
+    report(func, "pointer not returned by libsmalloc (no live block starts there)", p, NULL,
+           false, 0, 0, 0);
+}
+
+/* ---- registry of system-backed blocks (debug_lock held) --------------- */
+
+static size_t reg_hash(uintptr_t p, size_t cap)
+{
+    uint64_t x = (uint64_t)(p >> 4) * 0x9E3779B97F4A7C15ull;
+    return (size_t)(x >> 32) & (cap - 1);
+}
+
+/* The slot holding p (either state), or NULL. */
+static uintptr_t *reg_find(uintptr_t p)
+{
+    if (reg.cap == 0)
+        return NULL;
+    for (size_t i = reg_hash(p, reg.cap);; i = (i + 1) & (reg.cap - 1)) {
+        uintptr_t s = reg.slots[i];
+        if (s == REG_EMPTY)
+            return NULL;
+        if ((s & ~(uintptr_t)REG_QUARANTINED) == p && s != REG_TOMB)
+            return &reg.slots[i];
+    }
+}
+
+/* Rehash into a table at most half full, dropping tombstones. */
+static int reg_grow(void)
+{
+    size_t cap = reg.cap ? reg.cap : 4096;
+    while ((reg.live + 1) * 2 > cap)
+        cap *= 2;
+    uintptr_t *slots = sm_os_map(cap * sizeof(uintptr_t));
+    if (slots == NULL)
+        return -1;
+    size_t used = 0;
+    for (size_t i = 0; i < reg.cap; i++) {
+        uintptr_t s = reg.slots[i];
+        if (s == REG_EMPTY || s == REG_TOMB)
+            continue;
+        size_t j = reg_hash(s & ~(uintptr_t)REG_QUARANTINED, cap);
+        while (slots[j] != REG_EMPTY)
+            j = (j + 1) & (cap - 1);
+        slots[j] = s;
+        used++;
+    }
+    if (reg.slots != NULL)
+        sm_os_unmap(reg.slots, reg.cap * sizeof(uintptr_t));
+    reg.slots = slots;
+    reg.cap = cap;
+    reg.used = used;
+    return 0;
+}
+
+static int reg_insert(uintptr_t p)
+{
+    if ((reg.used + 1) * 4 > reg.cap * 3 && reg_grow() != 0)
+        return -1;
+    size_t i = reg_hash(p, reg.cap);
+    while (reg.slots[i] != REG_EMPTY && reg.slots[i] != REG_TOMB)
+        i = (i + 1) & (reg.cap - 1);
+    if (reg.slots[i] == REG_EMPTY)
+        reg.used++;
+    reg.slots[i] = p;
+    reg.live++;
+    return 0;
+}
+
+/* ---- blocks ------------------------------------------------------------ */
+
+static char *user_of(debug_header_t *h)
+{
+    return (char *)h + HDR;
+}
+
+static size_t pool_block_size(const debug_header_t *h)
+{
+    return sm_class_size(sm_pool_of((uintptr_t)h)->cls);
+}
+
+static size_t tail_len(const debug_header_t *h)
+{
+    return h->system ? DEBUG_GUARD : pool_block_size(h) - HDR - h->size;
+}
+
+static unsigned class_for(const uint8_t *table, size_t n)
+{
+    return n <= SM_SMALL_MAX ? (unsigned)sm_size_class_of(table, n) : SM_CLASS_NONE;
+}
+
+static void *debug_alloc(size_t n, unsigned cls, size_t align, bool zero)
+{
+    if (n > PTRDIFF_MAX / 2) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    size_t total = HDR + n + DEBUG_GUARD;
+    debug_header_t *h;
+    if (align <= DEBUG_ALIGN && total <= SM_SMALL_MAX) {
+        size_t rounded = (total + DEBUG_ALIGN - 1) & ~(size_t)(DEBUG_ALIGN - 1);
+        unsigned ucls = (unsigned)sm_size_class_of(sm_size_class_api, rounded);
+        sm_block_t *b;
+        if (sm_pool_alloc_batch(0, ucls, 1, &b) == 0) {
+            errno = ENOMEM;
+            return NULL;
+        }
+        h = (debug_header_t *)b;
+        h->system = 0;
+    } else {
+        size_t pad = align > HDR ? align - HDR : 0;
+        char *base = align <= DEBUG_ALIGN ? sm_fallback_malloc(total)
+                                          : sm_fallback_memalign(align, pad + total);
+        if (base == NULL)
+            return NULL;
+        h = (debug_header_t *)(base + pad);
+        h->link = pad;
+        h->system = 1;
+    }
+    h->magic = MAGIC_LIVE;
+    h->cls = (uint8_t)cls;
+    h->unused = 0;
+    h->size = n;
+    trace_capture(h->trace);
+    memset(h->front, BYTE_GUARD, DEBUG_GUARD);
+    char *p = user_of(h);
+    memset(p, zero ? 0 : BYTE_CLEAN, n);
+    memset(p + n, BYTE_GUARD, tail_len(h));
+
+    sm_lock(&debug_lock);
+    if (h->system && reg_insert((uintptr_t)p) != 0) {
+        sm_unlock(&debug_lock);
+        sm_fallback_free((char *)h - h->link);
+        errno = ENOMEM;
+        return NULL;
+    }
+    totals.live_blocks++;
+    if (!h->system && cls != SM_CLASS_NONE) {
+        totals.pool_requested += n;
+        totals.pool_rounding += sm_class_size(cls) - n;
+    }
+    sm_unlock(&debug_lock);
+    return p;
+}
+
+/* The header of live block p; reports and aborts when p is not one. */
+static debug_header_t *block_of(void *p, const char *func)
+{
+    uintptr_t a = (uintptr_t)p;
+    debug_header_t *h = (debug_header_t *)(a - HDR);
+    if (sm_arena_map_contains(a)) {
+        const sm_pool_t *pool = sm_pool_of(a);
+        uintptr_t offset = a & (SM_POOL_SIZE - 1);
+        unsigned ucls = pool->cls;
+        if (ucls == SM_CLASS_NONE || offset < HDR ||
+            (offset - HDR) % sm_class_size(ucls) != 0 || offset - HDR >= pool->nextoffset)
+            sm_debug_invalid(func, p);
+        if (h->magic == MAGIC_FREED)
+            report(func, "double free (the block was already freed)", p, h, false, 0, 0, 0);
+        if (h->magic != MAGIC_LIVE || h->system != 0 || h->size > SM_SMALL_MAX)
+            report(func, "buffer underflow: the block's header was overwritten", p, NULL, false,
+                   0, 0, 0);
+        return h;
+    }
+    sm_lock(&debug_lock);
+    uintptr_t *slot = reg_find(a);
+    uintptr_t state = slot ? *slot : REG_EMPTY;
+    sm_unlock(&debug_lock);
+    if (slot == NULL)
+        sm_debug_invalid(func, p);
+    if (state & REG_QUARANTINED)
+        report(func, "double free (the block was already freed)", p, h, false, 0, 0, 0);
+    if (h->magic != MAGIC_LIVE || h->system != 1)
+        report(func, "buffer underflow: the block's header was overwritten", p, NULL, false, 0,
+               0, 0);
+    return h;
+}
+
+/* Guards around a live block (the nearest damaged byte is reported). */
+static void check_guards(debug_header_t *h, const char *func)
+{
+    const uint8_t *p = (const uint8_t *)user_of(h);
+    for (size_t i = DEBUG_GUARD; i-- > 0;) {
+        if (h->front[i] != BYTE_GUARD)
+            report(func, "buffer underflow: a guard byte before the block was overwritten", p, h,
+                   true, (ptrdiff_t)i - DEBUG_GUARD, h->front[i], BYTE_GUARD);
+    }
+    size_t tail = tail_len(h);
+    for (size_t i = 0; i < tail; i++) {
+        if (p[h->size + i] != BYTE_GUARD)
+            report(func, "buffer overflow: a guard byte after the block was overwritten", p, h,
+                   true, (ptrdiff_t)(h->size + i), p[h->size + i], BYTE_GUARD);
+    }
+}
+
+/* A block leaving the quarantine: anything written since its free? */
+static void check_dead(debug_header_t *h, const char *func)
+{
+    const uint8_t *p = (const uint8_t *)user_of(h);
+    for (size_t i = 0; i < h->size; i++) {
+        if (p[i] != BYTE_DEAD)
+            report(func, "write to freed memory (found when the block left the quarantine)",
+                   p, h, true, (ptrdiff_t)i, p[i], BYTE_DEAD);
+    }
+    if (h->magic != MAGIC_FREED)
+        report(func, "write to freed memory: the freed block's header was overwritten", p,
+               NULL, false, 0, 0, 0);
+    check_guards(h, func);
+}
+
+/* Back to the pool or the system malloc, for good. */
+static void release(debug_header_t *h)
+{
+    if (h->system) {
+        sm_lock(&debug_lock);
+        uintptr_t *slot = reg_find((uintptr_t)user_of(h));
+        if (slot != NULL) {
+            *slot = REG_TOMB;
+            reg.live--;
+        }
+        sm_unlock(&debug_lock);
+        sm_fallback_free((char *)h - h->link);
+        return;
+    }
+    unsigned ucls = sm_pool_of((uintptr_t)h)->cls;
+    sm_block_t *b = (sm_block_t *)h;
+    sm_freelist_set_next(b, NULL);
+    sm_pool_free_batch(ucls, b, "free");
+}
+
+static size_t quarantine_cost(const debug_header_t *h)
+{
+    return h->system ? h->link + HDR + h->size + DEBUG_GUARD : pool_block_size(h);
+}
+
+/* Free a checked live block: fill it, park it, and release what leaves
+ * the quarantine to make room. */
+static void quarantine_put(debug_header_t *h, const char *func)
+{
+    h->magic = MAGIC_FREED;
+    memset(user_of(h), BYTE_DEAD, h->size);
+    size_t cost = quarantine_cost(h);
+
+    debug_header_t *evicted[8];
+    unsigned nevicted = 0;
+    sm_lock(&debug_lock);
+    if (h->system) {
+        uintptr_t *slot = reg_find((uintptr_t)user_of(h));
+        if (slot != NULL)
+            *slot |= REG_QUARANTINED;
+    }
+    totals.live_blocks--;
+    if (!h->system && h->cls != SM_CLASS_NONE) {
+        totals.pool_requested -= h->size;
+        totals.pool_rounding -= sm_class_size(h->cls) - h->size;
+    }
+    while (quarantine.count > 0 && nevicted < 8 &&
+           (quarantine.count == QUARANTINE_SLOTS || quarantine.bytes + cost > QUARANTINE_BYTES)) {
+        debug_header_t *old = (debug_header_t *)((char *)quarantine.ring[quarantine.head] - HDR);
+        quarantine.head = (quarantine.head + 1) % QUARANTINE_SLOTS;
+        quarantine.count--;
+        quarantine.bytes -= quarantine_cost(old);
+        totals.quarantine_blocks--;
+        if (!old->system)
+            totals.quarantine_bytes -= pool_block_size(old);
+        evicted[nevicted++] = old;
+    }
+    if (quarantine.count < QUARANTINE_SLOTS) {
+        quarantine.ring[(quarantine.head + quarantine.count) % QUARANTINE_SLOTS] = user_of(h);
+        quarantine.count++;
+        quarantine.bytes += cost;
+        totals.quarantine_blocks++;
+        if (!h->system)
+            totals.quarantine_bytes += pool_block_size(h);
+    } else {
+        evicted[nevicted++] = h; /* cannot happen: a slot was just freed */
+    }
+    sm_unlock(&debug_lock);
+    for (unsigned i = 0; i < nevicted; i++) {
+        check_dead(evicted[i], func);
+        release(evicted[i]);
+    }
+}
+
+/* ---- entry points ------------------------------------------------------ */
+
+void *sm_debug_malloc(size_t n, unsigned cls)
+{
+    return debug_alloc(n, cls, DEBUG_ALIGN, false);
+}
+
+void *sm_debug_calloc(const uint8_t *table, size_t count, size_t size)
+{
+    size_t n;
+    if (__builtin_mul_overflow(count, size, &n)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return debug_alloc(n, class_for(table, n), DEBUG_ALIGN, true);
+}
+
+void *sm_debug_memalign(size_t align, size_t n)
+{
+    size_t rounded = n == 0 ? align : (n + align - 1) & ~(align - 1);
+    unsigned cls = align <= SM_SMALL_MAX && rounded <= SM_SMALL_MAX && rounded >= n
+                       ? class_for(sm_size_class_api, rounded)
+                       : SM_CLASS_NONE;
+    return debug_alloc(n, cls, align, false);
+}
+
+void sm_debug_free(void *p, const char *func)
+{
+    if (p == NULL)
+        return;
+    int saved = errno;
+    debug_header_t *h = block_of(p, func);
+    check_guards(h, func);
+    quarantine_put(h, func);
+    errno = saved;
+}
+
+/* Always moves the block, so that stale pointers to the old one are found. */
+void *sm_debug_realloc(const uint8_t *table, void *p, size_t n)
+{
+    if (p == NULL)
+        return debug_alloc(n, class_for(table, n), DEBUG_ALIGN, false);
+    debug_header_t *h = block_of(p, "realloc");
+    check_guards(h, "realloc");
+    if (n == 0) {
+        quarantine_put(h, "realloc");
+        return NULL;
+    }
+    void *q = debug_alloc(n, class_for(table, n), DEBUG_ALIGN, false);
+    if (q == NULL)
+        return NULL;
+    memcpy(q, p, h->size < n ? h->size : n);
+    quarantine_put(h, "realloc");
+    return q;
+}
+
+size_t sm_debug_usable_size(void *p)
+{
+    if (p == NULL)
+        return 0;
+    debug_header_t *h = block_of(p, "malloc_usable_size");
+    check_guards(h, "malloc_usable_size");
+    return h->size;
+}
+
+void sm_debug_totals(struct sm_debug_totals *out)
+{
+    sm_lock(&debug_lock);
+    *out = totals;
+    sm_unlock(&debug_lock);
+}
