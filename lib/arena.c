@@ -97,6 +97,45 @@ static sm_arena_t *arena_map_new(unsigned shard)
     return arena;
 }
 
+/* A free pool is dirty (its pages may be resident) while nextoffset, how
+ * far its blocks were carved when it last served a class, is not 0; a pool
+ * never carved, or released by sm_arena_purge(), has nextoffset 0. */
+static int pool_is_dirty(const sm_pool_t *pool)
+{
+    return pool->nextoffset != 0;
+}
+
+static void dirty_add(sm_arena_t *arena)
+{
+    struct sm_arena_state *st = shard_of(arena);
+    st->ndirty++;
+    if (arena->ndirty++ > 0)
+        return;
+    arena->dirty_prev = NULL;
+    arena->dirty_next = st->dirty;
+    if (st->dirty)
+        st->dirty->dirty_prev = arena;
+    st->dirty = arena;
+}
+
+static void dirty_unlink(sm_arena_t *arena)
+{
+    struct sm_arena_state *st = shard_of(arena);
+    if (arena->dirty_prev)
+        arena->dirty_prev->dirty_next = arena->dirty_next;
+    else
+        st->dirty = arena->dirty_next;
+    if (arena->dirty_next)
+        arena->dirty_next->dirty_prev = arena->dirty_prev;
+}
+
+static void dirty_sub(sm_arena_t *arena)
+{
+    shard_of(arena)->ndirty--;
+    if (--arena->ndirty == 0)
+        dirty_unlink(arena);
+}
+
 sm_pool_t *sm_arena_take_pool(unsigned shard)
 {
     struct sm_arena_state *st = &sm_g_arena[shard];
@@ -109,10 +148,13 @@ sm_pool_t *sm_arena_take_pool(unsigned shard)
     }
     bucket_remove(arena);
     sm_pool_t *pool = arena->freepools;
-    if (pool != NULL)
+    if (pool != NULL) {
         arena->freepools = pool->next;
-    else
+        if (pool_is_dirty(pool))
+            dirty_sub(arena);
+    } else {
         pool = &arena->pools[arena->ncarved++];
+    }
     arena->nfreepools--;
     if (arena->nfreepools > 0)
         bucket_insert(arena);
@@ -120,43 +162,160 @@ sm_pool_t *sm_arena_take_pool(unsigned shard)
     return pool;
 }
 
-sm_arena_t *sm_arena_give_pool(sm_pool_t *pool)
+/* Unlink an arena whose pools are all free from every list; the caller
+ * unmaps it outside the locks. */
+static sm_arena_t *arena_unlink(sm_arena_t *arena)
 {
-    sm_arena_t *arena = sm_arena_of((uintptr_t)pool);
     struct sm_arena_state *st = shard_of(arena);
-    pool->cls = SM_CLASS_NONE;
-    pool->nblocks = 0; /* from now on every free into this pool is refused */
-    pool->next = arena->freepools;
-    arena->freepools = pool;
-    if (arena->nfreepools > 0)
-        bucket_remove(arena);
-    arena->nfreepools++;
-    if (arena->nfreepools < SM_ARENA_USABLE_POOLS) {
-        bucket_insert(arena);
-        return NULL;
-    }
-    if (st->nempty < SM_ARENA_CACHE_MAX) {
-        st->nempty++;
-        totals_add(&sm_g_arena_totals.cached, 1);
-        bucket_insert(arena);
-        return NULL;
-    }
-    /* Unlink it entirely; the caller unmaps it outside the locks. */
     if (arena->all_prev)
         arena->all_prev->all_next = arena->all_next;
     else
         st->all = arena->all_next;
     if (arena->all_next)
         arena->all_next->all_prev = arena->all_prev;
+    if (arena->ndirty > 0) {
+        st->ndirty -= arena->ndirty;
+        dirty_unlink(arena);
+    }
     sm_arena_map_remove(arena);
     totals_sub(&sm_g_arena_totals.now, 1);
     totals_add(&sm_g_arena_totals.freed, 1);
     return arena;
 }
 
+/* Move the arena's dirty free pools onto the shard's purge list. They
+ * count as in use until sm_arena_purge() gives them back, which also keeps
+ * the arena mapped meanwhile; they stay together in the list, so a purge
+ * locks each arena's shard once. pre: arena->ndirty > 0. */
+static void arena_take_dirty(sm_arena_t *arena)
+{
+    struct sm_arena_state *st = shard_of(arena);
+    if (arena->nfreepools == SM_ARENA_USABLE_POOLS) {
+        st->nempty--;
+        totals_sub(&sm_g_arena_totals.cached, 1);
+    }
+    bucket_remove(arena);
+    sm_pool_t **link = &arena->freepools;
+    while (*link != NULL) {
+        sm_pool_t *pool = *link;
+        if (!pool_is_dirty(pool)) {
+            link = &pool->next;
+            continue;
+        }
+        *link = pool->next;
+        pool->next = st->purge;
+        __atomic_store_n(&st->purge, pool, __ATOMIC_RELAXED);
+        arena->nfreepools--;
+    }
+    st->ndirty -= arena->ndirty;
+    arena->ndirty = 0;
+    dirty_unlink(arena);
+    if (arena->nfreepools > 0)
+        bucket_insert(arena);
+}
+
+/* Put k free pools, chained first..last through next, on the arena's free
+ * list. Returns the arena when that empties it and the cache is full (the
+ * caller unmaps it), else NULL. With may_purge, dirty pools due for release
+ * are set aside: those of this arena if it enters the empty-arena cache,
+ * those of the whole shard if it holds too many. */
+static sm_arena_t *arena_pools_in(sm_arena_t *arena, sm_pool_t *first, sm_pool_t *last,
+                                  unsigned k, int may_purge)
+{
+    struct sm_arena_state *st = shard_of(arena);
+    last->next = arena->freepools;
+    arena->freepools = first;
+    if (arena->nfreepools > 0)
+        bucket_remove(arena);
+    arena->nfreepools = (uint16_t)(arena->nfreepools + k);
+    int empty = arena->nfreepools == SM_ARENA_USABLE_POOLS;
+    if (empty && st->nempty >= SM_ARENA_CACHE_MAX)
+        return arena_unlink(arena);
+    if (empty) {
+        st->nempty++;
+        totals_add(&sm_g_arena_totals.cached, 1);
+    }
+    bucket_insert(arena);
+    if (!may_purge)
+        return NULL;
+    if (st->ndirty >= SM_SHARD_DIRTY_MAX) {
+        while (st->dirty != NULL)
+            arena_take_dirty(st->dirty);
+    } else if (empty && arena->ndirty > 0) {
+        arena_take_dirty(arena);
+    }
+    return NULL;
+}
+
+sm_arena_t *sm_arena_give_pool(sm_pool_t *pool)
+{
+    sm_arena_t *arena = sm_arena_of((uintptr_t)pool);
+    pool->cls = SM_CLASS_NONE;
+    pool->nblocks = 0; /* from now on every free into this pool is refused */
+    if (pool_is_dirty(pool))
+        dirty_add(arena);
+    return arena_pools_in(arena, pool, pool, 1, 1);
+}
+
+/* madvise the pools of arena marked in mask, one call per run. */
+static void discard_runs(sm_arena_t *arena, const uint64_t *mask)
+{
+    size_t idx = 0;
+    while (idx < SM_POOLS_PER_ARENA) {
+        if (!(mask[idx / 64] >> (idx % 64) & 1)) {
+            idx++;
+            continue;
+        }
+        size_t end = idx + 1;
+        while (end < SM_POOLS_PER_ARENA && (mask[end / 64] >> (end % 64) & 1))
+            end++;
+        sm_os_discard((char *)arena + idx * SM_POOL_SIZE, (end - idx) * SM_POOL_SIZE);
+        idx = end;
+    }
+}
+
 void sm_arena_unmap(sm_arena_t *arena)
 {
     sm_os_unmap(arena, SM_ARENA_SIZE);
+}
+
+/* Release one shard's set-aside pools and give them back. */
+static void purge_shard(struct sm_arena_state *st)
+{
+    sm_lock(&st->lock);
+    sm_pool_t *chain = st->purge;
+    __atomic_store_n(&st->purge, NULL, __ATOMIC_RELAXED);
+    sm_unlock(&st->lock);
+    while (chain != NULL) {
+        /* The pools of one arena are consecutive in the chain. */
+        sm_arena_t *arena = sm_arena_of((uintptr_t)chain);
+        uint64_t mask[SM_POOLS_PER_ARENA / 64] = {0};
+        sm_pool_t *first = chain, *last = chain;
+        unsigned k = 0;
+        for (; chain != NULL && sm_arena_of((uintptr_t)chain) == arena; chain = chain->next) {
+            size_t idx = (size_t)(chain - arena->pools);
+            mask[idx / 64] |= (uint64_t)1 << (idx % 64);
+            chain->nextoffset = 0; /* clean from here on */
+            last = chain;
+            k++;
+        }
+        discard_runs(arena, mask);
+        sm_lock(&st->lock);
+        sm_arena_t *gone = arena_pools_in(arena, first, last, k, 0);
+        sm_unlock(&st->lock);
+        if (gone != NULL)
+            sm_arena_unmap(gone);
+    }
+}
+
+void sm_arena_purge(void)
+{
+    for (unsigned shard = 0; shard < SM_SHARDS; shard++) {
+        struct sm_arena_state *st = &sm_g_arena[shard];
+        /* An unlocked peek: a stale NULL leaves the pools to the next call. */
+        if (__atomic_load_n(&st->purge, __ATOMIC_RELAXED) != NULL)
+            purge_shard(st);
+    }
 }
 
 void sm_arena_fork_prepare(void)

@@ -22,6 +22,21 @@
  * then from the never-used frontier (ncarved), so untouched pages of a new
  * arena cost nothing.
  *
+ * Memory goes back to the OS in two ways (issue #6). An arena whose pools
+ * are all free is unmapped, unless it is kept in the empty-arena cache. A
+ * free pool that served a class is "dirty" (its pages may be resident);
+ * dirty pools are released with madvise(MADV_DONTNEED) (sm_os_discard), one
+ * call per run of adjacent pools, when an arena enters the empty-arena
+ * cache, and all of a shard's at once when it holds SM_SHARD_DIRTY_MAX of
+ * them. Releasing a pool costs a page fault when it is used again, so pools
+ * are not released one by one as they empty: a program whose footprint
+ * breathes by less than SM_SHARD_DIRTY_MAX pools pays nothing, and at most
+ * that many free pools per shard stay resident. Arenas with dirty pools are
+ * on a per-shard list, so a release visits only them. The madvise runs
+ * outside every lock: the pools are taken out of their arena first (they
+ * count as in use, so no other thread takes them and the arena is not
+ * unmapped), then given back clean (sm_arena_purge()).
+ *
  * Arenas belong to a shard (config.h SM_SHARDS); everything here runs under
  * that shard's sm_g_arena[shard].lock, taken after a class lock when both
  * are held (pool.c).
@@ -41,10 +56,12 @@
 typedef struct sm_arena {
     struct sm_arena *next, *prev;         /* bucket list */
     struct sm_arena *all_next, *all_prev; /* every mapped arena */
+    struct sm_arena *dirty_next, *dirty_prev; /* arenas with ndirty > 0 */
     sm_pool_t *freepools;   /* empty pools that served a class before */
     uint16_t nfreepools;    /* empty pools, freed or never carved */
     uint16_t ncarved;       /* pools below this index were used at least once */
     uint16_t shard;         /* the shard whose locks guard this arena */
+    uint16_t ndirty;        /* free pools on freepools that may be resident */
     sm_pool_t pools[SM_POOLS_PER_ARENA];
 } sm_arena_t;
 
@@ -58,7 +75,10 @@ struct sm_arena_state {
     sm_arena_t *buckets[SM_POOLS_PER_ARENA]; /* by nfreepools; [0] unused */
     uint64_t nonempty[SM_POOLS_PER_ARENA / 64];
     sm_arena_t *all;       /* every mapped arena of the shard */
+    sm_arena_t *dirty;     /* arenas with dirty free pools */
+    sm_pool_t *purge;      /* pools set aside for release (arena.c) */
     size_t nempty;         /* arenas with every pool free */
+    size_t ndirty;         /* dirty free pools of all its arenas */
 } sm_cacheline_aligned;
 
 extern sm_hidden struct sm_arena_state sm_g_arena[SM_SHARDS];
@@ -93,8 +113,16 @@ sm_hidden sm_pool_t *sm_arena_take_pool(unsigned shard);
 
 /* Return an empty pool to its arena. When that empties an arena which is
  * not kept, it is unlinked and returned: the caller unmaps it with
- * sm_arena_unmap() after dropping every lock. pre: arena lock held. */
+ * sm_arena_unmap() after dropping every lock. When dirty pools are due for
+ * release, they are set aside in the shard's purge list: the caller then
+ * calls sm_arena_purge() after dropping every lock. pre: arena lock held. */
 sm_hidden sm_arena_t *sm_arena_give_pool(sm_pool_t *pool);
+
+/* Release the pages of the pools set aside by sm_arena_give_pool() (in any
+ * shard, by any thread) and give them back to their arenas, unmapping
+ * arenas that this empties. Costs four loads when nothing is set aside.
+ * pre: no lock held. */
+sm_hidden void sm_arena_purge(void);
 
 /* pre: no lock held; arena came from sm_arena_give_pool(). */
 sm_hidden void sm_arena_unmap(sm_arena_t *arena);

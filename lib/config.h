@@ -34,6 +34,10 @@
  * does not mmap/munmap in a loop. */
 #define SM_ARENA_CACHE_MAX 1
 
+/* Free pools, per shard, that may stay resident before they are released
+ * with madvise (arena.h): 256 pools, 1 MiB per shard. */
+#define SM_SHARD_DIRTY_MAX 256
+
 /* The central allocator (arenas and class lists, each with its locks) is
  * split into shards; threads are spread over them round-robin (heap.c), so
  * threads that allocate at once mostly take different locks and touch

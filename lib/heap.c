@@ -126,6 +126,18 @@ static void heap_retire(sm_heap_t *h)
     sm_unlock(&heaps.lock);
 }
 
+/* Give every batch parked in the transfer cache back to the pools. */
+static void transfer_drain(const char *func)
+{
+    for (unsigned shard = 0; shard < SM_SHARDS; shard++) {
+        for (unsigned cls = 0; cls < SM_NCLASSES; cls++) {
+            sm_block_t *batch;
+            while ((batch = sm_transfer_take(shard, cls)) != NULL)
+                sm_pool_free_batch(cls, batch, func);
+        }
+    }
+}
+
 /* pthread key destructor: the thread is exiting. Blocks it allocated stay
  * valid: they belong to pools, not to the thread. */
 static void heap_thread_exit(void *arg)
@@ -134,6 +146,12 @@ static void heap_thread_exit(void *arg)
     sm_heap_current = &heap_dead;
     heap_flush_all(h);
     heap_retire(h);
+    /* Batches parked in the transfer cache would otherwise pin their pools,
+     * and whole arenas with them, once the threads that could take them
+     * have gone (issue #6: a program that frees everything gets its memory
+     * back). Other threads lose their parked batches too, which costs them
+     * a refill from the pools; thread exits are rare. */
+    transfer_drain("free");
 }
 
 int sm_heap_init(void)
@@ -253,13 +271,7 @@ void sm_heap_collect(void)
     sm_heap_t *h = sm_heap_current;
     if (h != &sm_heap_empty && h != &heap_dead)
         heap_flush_all(h);
-    for (unsigned shard = 0; shard < SM_SHARDS; shard++) {
-        for (unsigned cls = 0; cls < SM_NCLASSES; cls++) {
-            sm_block_t *batch;
-            while ((batch = sm_transfer_take(shard, cls)) != NULL)
-                sm_pool_free_batch(cls, batch, "smalloc_collect");
-        }
-    }
+    transfer_drain("smalloc_collect");
 }
 
 size_t sm_heap_cached_blocks(unsigned cls)

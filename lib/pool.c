@@ -62,13 +62,16 @@ static sm_pool_t *used_pool(sm_central_t *c, unsigned shard, unsigned cls)
     sm_arena_t *newest = sm_g_arena[shard].all; /* a new arena goes in front */
     sm_pool_t *pool = sm_arena_take_pool(shard);
     sm_arena_t *mapped = sm_g_arena[shard].all != newest ? sm_g_arena[shard].all : NULL;
+    if (mapped != NULL) /* before another thread can take one of its pools */
+        sm_track_unused((char *)mapped + SM_ARENA_HEADER_POOLS * SM_POOL_SIZE,
+                        SM_ARENA_SIZE - SM_ARENA_HEADER_POOLS * SM_POOL_SIZE);
     sm_unlock(&sm_g_arena[shard].lock);
     if (sm_unlikely(mapped != NULL) && sm_opt.verbose)
         sm_stats_arena_event(mapped, true);
     if (pool == NULL)
         return NULL;
     const sm_class_info_t *ci = &sm_class_info[cls];
-    sm_track_pool_new(sm_pool_base(pool), SM_POOL_SIZE);
+    sm_track_unused(sm_pool_base(pool), SM_POOL_SIZE);
     pool->freeblock = SM_POOL_NO_BLOCK;
     pool->nused = 0;
     pool->nextoffset = 0;
@@ -177,6 +180,7 @@ void sm_pool_free_batch(unsigned cls, sm_block_t *chain, const char *func)
         sm_arena_unmap(unmap);
         unmap = next;
     }
+    sm_arena_purge();
 }
 
 int sm_pool_check(const sm_pool_t *pool)
