@@ -8,7 +8,8 @@
  * (alloc.h, free.h, freelist.h) need no #if.
  *
  * What Memcheck is told:
- *   a pool starts serving a class    whole pool no-access (every block free)
+ *   an arena is mapped, a pool       its pools (all of them, or that one)
+ *   starts serving a class           no-access: no block there is the program's
  *   a block is handed out            MALLOCLIKE(p, class size): addressable,
  *                                    undefined (calloc: defined)
  *   a block is freed                 FREELIKE(p): no-access again
@@ -98,8 +99,8 @@ static inline void sm_track_link_close(const void *b)
 #endif
 }
 
-/* A pool starts serving a class: none of its blocks is the program's. */
-static inline void sm_track_pool_new(void *base, size_t size)
+/* A new arena's pools, or a pool taking a class: no program block there. */
+static inline void sm_track_unused(void *base, size_t size)
 {
 #if SM_TRACK_VALGRIND
     VALGRIND_MAKE_MEM_NOACCESS(base, size);
