@@ -9,6 +9,7 @@
 
 #include "alloc.h"
 #include "debug.h"
+#include "error.h"
 #include "free.h"
 
 #define SM_STR2(x) #x
@@ -64,6 +65,11 @@ void *sm_alloc_realloc(const uint8_t *table, void *p, size_t n)
         return sm_fallback_realloc(p, n);
     }
     unsigned cls = sm_free_class_of(a, "realloc");
+    /* A block just freed sits at the head of this thread's bin: realloc
+     * would hand it out again (same class) or report the free() below as
+     * the culprit. The same cheap check free makes, under its own name. */
+    if (sm_unlikely(sm_heap_current->head[cls] == (sm_block_t *)p))
+        sm_fatal("realloc", p, "double free detected (block is at the head of the thread cache)");
     if (n == 0) {
         sm_track_free(p);
         sm_heap_free(cls, p);
