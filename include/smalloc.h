@@ -94,10 +94,11 @@ const char *smalloc_version(void);
 #define SMALLOC_STATS_UNKNOWN ((size_t)-1)
 
 #define SMALLOC_CLASS_STATS_FIELDS(X)                                                        \
-    X(block_size, classes, "size", bytes, "bytes per block")                                   \
-    X(pools_in_use, classes, "pools", count, "pools of this class holding at least one block") \
-    X(blocks_in_use, classes, "in use", count, "blocks handed out to the program")             \
-    X(blocks_cached, classes, "cached", count,                                                 \
+    X(block_size, classes, "size", bytes, "bytes per block")                                 \
+    X(pools_in_use, classes, "pools", count,                                                 \
+      "pools of this class holding at least one block")                                      \
+    X(blocks_in_use, classes, "in use", count, "blocks handed out to the program")           \
+    X(blocks_cached, classes, "cached", count,                                               \
       "free blocks parked in thread caches and the transfer cache (not in pools)")           \
     X(free_blocks, classes, "free", count, "free blocks in the pools in use, carved or not")
 

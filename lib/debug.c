@@ -95,9 +95,10 @@ static sm_tls int in_trace;
 bool sm_debug_on(void)
 {
     sm_init_process();
-    /* Only the initialising thread can get here before the options are
-     * parsed, and start-up allocates nothing before it parses them. */
-    if (!sm_opt.debug)
+    /* Only the initialising thread, re-entering, can get here before the
+     * options are parsed (start-up allocates nothing before that): decide
+     * nothing then. */
+    if (sm_options_parsed && !sm_opt.debug)
         __atomic_store_n(&sm_debug_route, 0, __ATOMIC_RELAXED);
     return sm_opt.debug;
 }

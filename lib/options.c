@@ -23,6 +23,8 @@ struct sm_options sm_opt = {
 #undef SM_OPTION_DEFAULT
 };
 
+bool sm_options_parsed;
+
 enum kind { KIND_bool, KIND_uint, KIND_format, KIND_string };
 
 static const struct option_desc {
@@ -168,6 +170,7 @@ void sm_options_init(void)
         sm_warn("SMALLOC_DEBUG is ignored by a build with SMALLOC_VALGRIND: run under valgrind instead");
         sm_opt.debug = false;
     }
+    sm_options_parsed = true;
 }
 
 void sm_options_announce(void)

@@ -54,6 +54,9 @@ struct sm_options {
 
 extern sm_hidden struct sm_options sm_opt;
 
+/* Set once sm_options_init has filled sm_opt. */
+extern sm_hidden bool sm_options_parsed;
+
 /* Parse SMALLOC_* from environ; one warning line per unknown name or bad
  * value, which keeps its default. Never allocates. */
 sm_hidden void sm_options_init(void);
