@@ -7,9 +7,12 @@
  * reads its options from the initial process stack (lib/init.c).
  * It says so on stderr first, so options.sh can see that libsmalloc's
  * start-up (the SMALLOC_VERBOSE banner) came after this line.
+ * Initialised first, it is finalised last: its destructor frees that block
+ * and allocates again after libsmalloc's destructors (SMALLOC_STATS) ran.
  */
 typedef unsigned long size_t;
 extern void *malloc(size_t);
+extern void free(void *);
 extern long write(int, const void *, size_t);
 extern char **environ;
 
@@ -26,4 +29,13 @@ __attribute__((constructor)) static void early_first_malloc(void)
     *env = 0;
     early_block = malloc(40);
     *env = saved;
+}
+
+__attribute__((destructor)) static void early_last_free(void)
+{
+    static const char line[] = "early: freed and allocated after libsmalloc's destructors\n";
+    free(early_block);
+    void *p = malloc(100);
+    free(p);
+    write(2, line, sizeof line - 1);
 }

@@ -4,7 +4,8 @@
 # (libsmalloc's constructor starts it up), and in one whose first malloc
 # comes from a library initialised before libsmalloc, made while environ is
 # hidden (early.c): the options must still be in force, read from the
-# initial process stack.
+# initial process stack. early.c's destructor, which runs after
+# libsmalloc's, frees and allocates once more.
 #   options.sh LIBSMALLOC.so PROBE PROBE_EARLY
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -66,4 +67,12 @@ expect_line "$tmp/5.out" "usable 24 24" "SMALLOC_ALIGNMENT=8 after an early mall
 run "$tmp/6.out" "$tmp/6.err" -- "$probe_early" early
 expect_line "$tmp/6.out" "early 48" "the early block is libsmalloc's 48-byte class (glibc: 40)"
 pass "first malloc before libsmalloc's constructor, environ hidden: options read from the initial stack"
+
+# 6. early.c's destructor runs after libsmalloc's (which prints the
+#    statistics) and still frees and allocates
+run "$tmp/7.out" "$tmp/7.err" SMALLOC_STATS=1 -- "$probe_early" return
+grep -q '^libsmalloc .* statistics$' "$tmp/7.err" || { cat "$tmp/7.err" >&2; fail "no statistics"; }
+[ "$(tail -n 1 "$tmp/7.err")" = "early: freed and allocated after libsmalloc's destructors" ] ||
+  { cat "$tmp/7.err" >&2; fail "early.c's destructor did not run last"; }
+pass "free and malloc after libsmalloc's destructors (statistics printed first)"
 echo "options.sh: all $checks checks passed"
