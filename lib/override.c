@@ -11,6 +11,20 @@
  * alignment from 16 bytes up, or the card's classes under
  * SMALLOC_ALIGNMENT=8); the rest share the smalloc_* code, which takes
  * its alignment as an argument.
+ *
+ * Whose block is whose: valloc and pvalloc (page-aligned, so never a pool
+ * block), requests above 512 bytes and aligned requests that round up past
+ * 512 are glibc's (fallback.h); free, realloc and malloc_usable_size send
+ * every pointer outside the arenas to glibc, which also covers blocks glibc
+ * made itself (__libc_malloc callers). tests/preload/family.c checks each
+ * pairing.
+ * mallopt, mallinfo, malloc_trim, malloc_stats and malloc_info stay glibc's:
+ * they describe glibc's heap, which still holds the large blocks.
+ *
+ * Link-time replacement works with libsmalloc.so and with libsmalloc.a in a
+ * dynamically linked program. A fully static program (-static) cannot use
+ * it: the fallback calls __libc_malloc, whose object in libc.a defines
+ * malloc too, so the link fails with duplicate definitions.
  */
 #include <stddef.h>
 

@@ -1,7 +1,9 @@
 /*
  * The whole malloc family through the preloaded library, from a program that
  * is built without libsmalloc (it links neither the library nor its header):
- * CTest runs it with LD_PRELOAD=libsmalloc.so. Which allocator owns a block
+ * CTest runs it with LD_PRELOAD=libsmalloc.so. The same source is also
+ * built linked with libsmalloc.so and with libsmalloc.a (link-time
+ * replacement), and run without LD_PRELOAD. Which allocator owns a block
  * is told from the outside: libsmalloc gives a small request exactly its
  * class size (malloc(1) -> 8 usable bytes, glibc gives 24), and glibc's own
  * malloc_usable_size, looked up inside libc.so.6, must agree with the
@@ -106,6 +108,20 @@ static void expect_glibc(void *p, size_t n, const char *what)
                  malloc_usable_size(p), g);
 }
 
+/* Where the malloc family must come from: libsmalloc.so (preloaded or
+ * linked), or, for a program linked with libsmalloc.a (FAMILY_OWNER=self),
+ * the program itself: the object that holds this function. */
+static const char *family_owner(void)
+{
+    const char *owner = getenv("FAMILY_OWNER");
+    if (owner == NULL)
+        return "libsmalloc";
+    Dl_info self;
+    cr_assert_str_eq(owner, "self");
+    cr_assert_neq(dladdr((void *)family_owner, &self), 0);
+    return self.dli_fname;
+}
+
 Test(family, libsmalloc_is_preloaded_and_owns_every_name)
 {
     static const char *const names[] = {
@@ -118,9 +134,9 @@ Test(family, libsmalloc_is_preloaded_and_owns_every_name)
         cr_assert_not_null(fn, "%s not found", names[i]);
         Dl_info info;
         cr_assert_neq(dladdr(fn, &info), 0, "dladdr(%s)", names[i]);
-        cr_assert_not_null(strstr(info.dli_fname, "libsmalloc"),
-                           "%s resolves to %s, not libsmalloc (run with LD_PRELOAD)", names[i],
-                           info.dli_fname);
+        cr_assert_not_null(strstr(info.dli_fname, family_owner()),
+                           "%s resolves to %s, not %s (run with LD_PRELOAD)", names[i],
+                           info.dli_fname, family_owner());
     }
 }
 
