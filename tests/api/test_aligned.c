@@ -1,6 +1,6 @@
 /*
- * posix_memalign, aligned_alloc, memalign and their smalloc_* twins through
- * the public API: every power of two 8..4096 with every size 1..1024 is
+ * posix_memalign, aligned_alloc, memalign and their smalloc_* twins, valloc
+ * and pvalloc, through the public API: every power of two 8..4096 with every size 1..1024 is
  * aligned, big enough and independent of its neighbours; bad alignments and
  * impossible sizes fail with the errno glibc gives.
  */
@@ -8,11 +8,20 @@
 #include <malloc.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <smalloc.h>
 
 #include "support.h"
+
+/* Hides a constant from the compiler, which would warn about a size it can
+ * see is impossible: the point is what the library does. */
+static size_t opaque(size_t x)
+{
+    volatile size_t v = x;
+    return v;
+}
 
 static void *via_posix_memalign(size_t align, size_t n)
 {
@@ -150,4 +159,29 @@ Test(aligned, memalign_rounds_the_alignment_up)
         cr_assert_null(fns[f](64, SIZE_MAX), "memalign(64, SIZE_MAX)");
         cr_assert_eq(errno, ENOMEM, "memalign(64, SIZE_MAX): errno %d", errno);
     }
+}
+
+Test(aligned, valloc_and_pvalloc_give_pages)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    for (size_t n = 0; n <= 3 * page; n += 97) {
+        void *v = valloc(n);
+        cr_assert_not_null(v, "valloc(%zu)", n);
+        cr_assert_eq((uintptr_t)v % page, 0, "valloc(%zu) = %p", n, v);
+        cr_assert_geq(malloc_usable_size(v), n, "valloc(%zu) usable %zu", n, malloc_usable_size(v));
+        void *p = pvalloc(n);
+        cr_assert_not_null(p, "pvalloc(%zu)", n);
+        cr_assert_eq((uintptr_t)p % page, 0, "pvalloc(%zu) = %p", n, p);
+        size_t rounded = (n + page - 1) / page * page; /* glibc: pvalloc(0) is a minimal block */
+        cr_assert_geq(malloc_usable_size(p), rounded, "pvalloc(%zu) usable %zu, want %zu", n,
+                      malloc_usable_size(p), rounded);
+        free(v);
+        free(p);
+    }
+    errno = 0;
+    cr_assert_null(valloc(opaque(SIZE_MAX)), "valloc(SIZE_MAX)");
+    cr_assert_eq(errno, ENOMEM, "valloc(SIZE_MAX): errno %d", errno);
+    errno = 0;
+    cr_assert_null(pvalloc(opaque(SIZE_MAX - 100)), "pvalloc(SIZE_MAX - 100)");
+    cr_assert_eq(errno, ENOMEM, "pvalloc(SIZE_MAX - 100): errno %d", errno);
 }

@@ -75,6 +75,16 @@ Test(malloc, alignment_of_every_size)
             cr_assert_eq(b % 16, 0, "malloc(%zu) = %p is not 16-aligned", n, abi[n]);
         fill_pattern(api[n], n, n);
         fill_pattern(abi[n], n, n + 1000000);
+        /* The rest of the family follows malloc's rule. */
+        void *c = calloc(1, n), *r = realloc(NULL, n), *ra = reallocarray(NULL, 1, n);
+        if (n >= 16) {
+            cr_assert_eq((uintptr_t)c % 16, 0, "calloc(1, %zu) = %p is not 16-aligned", n, c);
+            cr_assert_eq((uintptr_t)r % 16, 0, "realloc(NULL, %zu) = %p is not 16-aligned", n, r);
+            cr_assert_eq((uintptr_t)ra % 16, 0, "reallocarray(NULL, 1, %zu) = %p is not 16-aligned", n, ra);
+        }
+        free(c);
+        free(r);
+        free(ra);
     }
     for (size_t n = 0; n <= N; n++) {
         cr_assert_eq(check_pattern(api[n], n, n), -1, "smalloc_malloc(%zu) block overwritten", n);
