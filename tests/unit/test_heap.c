@@ -2,7 +2,9 @@
  * heap: a thread cache refills with half a bin, carving only that many
  * blocks from a fresh pool; a full bin sends its older half away (transfer
  * cache first, pools after); frees from another thread land in the freeing
- * thread's bin; a thread's exit returns its bins to the pools.
+ * thread's bin; a thread's exit returns its bins to the pools, and later
+ * TLS destructors still allocate; a fork child gets the other threads'
+ * cached blocks back.
  *
  * The bin capacity is heap.c's rule, restated here so that a change to it
  * is a visible decision: SM_BIN_BYTES / class size, clamped to
@@ -10,14 +12,19 @@
  * half of it.
  */
 #include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 
 #include <criterion/criterion.h>
 #include <smalloc.h>
 
 #include "arena.h"
+#include "arena_map.h"
 #include "heap.h"
 #include "pool.h"
 #include "size_class.h"
+#include "support.h"
 #include "transfer.h"
 #include "shard.h"
 
@@ -171,4 +178,134 @@ Test(heap, free_from_another_thread_goes_to_its_bin_and_exit_flushes)
     /* The consumer exited too: every block is back and the pool is empty. */
     cr_assert_eq(pool->nused, 0, "pool nused %u after both threads exited", pool->nused);
     cr_assert_eq(pool->cls, SM_CLASS_NONE, "the emptied pool went back to its arena");
+}
+
+/* fork: the child has one thread; the other threads' caches go back to the
+ * pools there (heap.c, sm_heap_fork_child). */
+struct forked {
+    unsigned shard;
+    unsigned cls;
+    sm_pool_t *pool;
+    unsigned held_nused;          /* pool->nused while the thread caches its batch */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int cached, release;
+};
+
+static void caching_thread(void *arg)
+{
+    struct forked *f = arg;
+    void *p = smalloc_malloc(sm_class_size(f->cls)); /* one block held, the rest of the batch cached */
+    f->pool = sm_pool_of((uintptr_t)p);
+    pthread_mutex_lock(&f->lock);
+    f->cached = 1;
+    pthread_cond_broadcast(&f->cond);
+    while (!f->release)
+        pthread_cond_wait(&f->cond, &f->lock);
+    pthread_mutex_unlock(&f->lock);
+    smalloc_free(p);
+}
+
+static void *caching_thread_main(void *arg)
+{
+    struct forked *f = arg;
+    clean_shard_run(f->shard, caching_thread, f);
+    return NULL;
+}
+
+/* In the child: the other thread's cached blocks are back in their pool,
+ * its held block still counts. Exit 0 when so. */
+static void fork_child_check(void *arg)
+{
+    struct forked *f = arg;
+    sm_lock(&sm_g_central[f->shard][f->cls].lock);
+    unsigned nused = f->pool->nused;
+    int ok = sm_pool_check(f->pool);
+    sm_unlock(&sm_g_central[f->shard][f->cls].lock);
+    if (nused != 1 || !ok) {
+        fprintf(stderr, "child: pool nused %u (want 1), check %d\n", nused, ok);
+        _exit(1);
+    }
+    /* The child allocates from that shard too, and its block is usable. */
+    void *q = smalloc_malloc(sm_class_size(f->cls));
+    memset(q, 0x77, sm_class_size(f->cls));
+    smalloc_free(q);
+    _exit(0);
+}
+
+Test(heap, fork_child_returns_other_threads_caches)
+{
+    struct forked f = {.shard = clean_shard(), .cls = 11, .lock = PTHREAD_MUTEX_INITIALIZER,
+                       .cond = PTHREAD_COND_INITIALIZER};
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, caching_thread_main, &f), 0, "pthread_create");
+    pthread_mutex_lock(&f.lock);
+    while (!f.cached)
+        pthread_cond_wait(&f.cond, &f.lock);
+    pthread_mutex_unlock(&f.lock);
+    unsigned batch = capacity(f.cls) / 2;
+    cr_assert_eq(f.pool->nused, batch, "the thread took one batch: nused %u, want %u", f.pool->nused, batch);
+
+    struct captured c;
+    fork_and_capture(fork_child_check, &f, &c);
+    cr_assert_eq(c.signal, 0, "the child died of signal %d: %s", c.signal, c.err);
+    cr_assert_eq(c.exit_code, 0, "the child found the other thread's cache still held: %s", c.err);
+    /* The parent is unchanged: the thread still caches its batch. */
+    cr_assert_eq(f.pool->nused, batch, "parent pool nused %u after the fork", f.pool->nused);
+
+    pthread_mutex_lock(&f.lock);
+    f.release = 1;
+    pthread_cond_broadcast(&f.cond);
+    pthread_mutex_unlock(&f.lock);
+    cr_assert_eq(pthread_join(t, NULL), 0, "pthread_join");
+    cr_assert_eq(f.pool->nused, 0, "after the thread's exit its pool is empty (nused %u)", f.pool->nused);
+}
+
+/* Thread exit: TLS destructors that run after the heap's own (a key made
+ * later) still allocate and free; their blocks go straight to the pools. */
+struct late {
+    pthread_key_t key;
+    int heap_gone, in_arena, returned_directly;
+};
+
+static void late_destructor(void *arg)
+{
+    struct late *l = arg;
+    l->heap_gone = sm_heap_get() == NULL;
+    void *p = smalloc_malloc(40);
+    l->in_arena = p != NULL && sm_arena_map_contains((uintptr_t)p);
+    if (!l->in_arena)
+        return;
+    memset(p, 0x42, 40);
+    sm_pool_t *pool = sm_pool_of((uintptr_t)p);
+    unsigned shard = sm_arena_of((uintptr_t)p)->shard;
+    sm_lock(&sm_g_central[shard][4].lock);
+    unsigned before = pool->nused;
+    sm_unlock(&sm_g_central[shard][4].lock);
+    smalloc_free(p);
+    sm_lock(&sm_g_central[shard][4].lock);
+    unsigned after = pool->nused;
+    sm_unlock(&sm_g_central[shard][4].lock);
+    l->returned_directly = after + 1 == before;
+}
+
+static void *late_thread(void *arg)
+{
+    struct late *l = arg;
+    free(smalloc_malloc(16)); /* this thread gets a heap */
+    pthread_setspecific(l->key, l);
+    return NULL;
+}
+
+Test(heap, allocation_after_the_heap_is_gone_goes_to_the_pools)
+{
+    struct late l = {0};
+    free(smalloc_malloc(16)); /* the heap's thread-exit key exists before ours */
+    cr_assert_eq(pthread_key_create(&l.key, late_destructor), 0, "pthread_key_create");
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, late_thread, &l), 0, "pthread_create");
+    cr_assert_eq(pthread_join(t, NULL), 0, "pthread_join");
+    cr_assert(l.heap_gone, "the thread still had a heap in a later TLS destructor");
+    cr_assert(l.in_arena, "malloc in a late TLS destructor did not come from an arena");
+    cr_assert(l.returned_directly, "free in a late TLS destructor did not go straight to the pool");
 }
