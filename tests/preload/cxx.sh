@@ -10,7 +10,10 @@ churn=${2:?usage: cxx.sh LIBSMALLOC.so CXX_CHURN CXX_LIFECYCLE}
 lifecycle=${3:?usage: cxx.sh LIBSMALLOC.so CXX_CHURN CXX_LIFECYCLE}
 
 compare cxx_churn "$churn"
-expect_served cxx_churn 2 1000
+# The workers' blocks go back to the pools when they exit (their caches and
+# the transfer cache, issue #6): what is out at exit is mostly the main
+# thread's cache, some 800 blocks.
+expect_served cxx_churn 8 0
 run_preloaded cxx_lifecycle "cxx_lifecycle: static destructor ok" "$lifecycle"
-expect_served cxx_lifecycle 1 1
+expect_served cxx_lifecycle 1 0
 echo "cxx.sh: all $checks checks passed"

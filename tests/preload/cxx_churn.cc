@@ -20,7 +20,7 @@
 namespace {
 
 constexpr int kThreads = 4;
-constexpr int kRounds = 6;
+constexpr int kRounds = 4;
 constexpr int kKeys = 20000;
 
 struct Lcg {
