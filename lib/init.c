@@ -81,6 +81,7 @@ static void init_run(void)
 {
     sm_size_class_init();
     sm_options_init();
+    sm_stats_init();
     if (sm_opt.alignment == 8)
         memcpy(sm_size_class_abi, sm_size_class_api, sizeof sm_size_class_abi);
     if (sm_heap_init() != 0)

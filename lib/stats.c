@@ -14,6 +14,7 @@
  * fast path does not keep (no counter there), so those two are reported as
  * SMALLOC_STATS_UNKNOWN, and SMALLOC_DEBUG=1 measures them.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -48,6 +49,7 @@ sm_public void smalloc_stats_get(struct smalloc_stats *out)
     out->arenas_freed = atomic_load_explicit(&sm_g_arena_totals.freed, memory_order_relaxed);
     out->arenas_cached = atomic_load_explicit(&sm_g_arena_totals.cached, memory_order_relaxed);
     for (unsigned shard = 0; shard < SM_SHARDS; shard++) {
+        out->pools_free += sm_g_arena[shard].npurging; /* being released (arena.h) */
         for (sm_arena_t *arena = sm_g_arena[shard].all; arena != NULL; arena = arena->all_next) {
             out->pools_free += arena->nfreepools;
             for (size_t idx = SM_ARENA_HEADER_POOLS; idx < arena->ncarved; idx++) {
@@ -64,7 +66,9 @@ sm_public void smalloc_stats_get(struct smalloc_stats *out)
     sm_pool_unlock_all();
 
     out->bytes_mapped = out->arenas_now * SM_ARENA_SIZE;
-    out->bytes_headers = out->arenas_now * SM_ARENA_HEADER_POOLS * SM_POOL_SIZE;
+    /* Headers, and the guard pages of the hardened build (arena.h). */
+    out->bytes_headers =
+        out->arenas_now * (SM_POOLS_PER_ARENA - SM_ARENA_USABLE_POOLS) * SM_POOL_SIZE;
     out->bytes_pool_free = out->pools_free * SM_POOL_SIZE;
     for (unsigned cls = 0; cls < SM_NCLASSES; cls++) {
         struct smalloc_class_stats *c = &out->classes[cls];
@@ -243,11 +247,31 @@ static FILE *open_stats_file(void)
     return fopen(path, "w");
 }
 
+static int saved_stderr = -1; /* a duplicate of fd 2 made at start-up */
+
+void sm_stats_init(void)
+{
+    if (sm_opt.stats != SM_FORMAT_OFF && sm_opt.stats_file == NULL)
+        saved_stderr = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 10);
+}
+
+/* Where exit statistics go without SMALLOC_STATS_FILE: the duplicate of
+ * stderr if the program closed its own, else stderr. */
+static FILE *exit_report_stream(void)
+{
+    if (saved_stderr >= 0 && fcntl(STDERR_FILENO, F_GETFD) == -1) {
+        FILE *f = fdopen(saved_stderr, "w");
+        if (f != NULL)
+            return f;
+    }
+    return stderr;
+}
+
 __attribute__((destructor)) void sm_stats_at_exit(void)
 {
     if (sm_opt.stats == SM_FORMAT_OFF)
         return;
-    FILE *f = stderr;
+    FILE *f = exit_report_stream();
     if (sm_opt.stats_file != NULL) {
         f = open_stats_file();
         if (f == NULL) {

@@ -20,6 +20,11 @@
  * SMALLOC_STATS_FILE (a destructor). */
 sm_hidden void sm_stats_at_exit(void);
 
+/* Start-up, after the options: with SMALLOC_STATS going to stderr, keep a
+ * duplicate of stderr, because many programs (coreutils' sort, ls, echo)
+ * close stderr before they exit. Never allocates. */
+sm_hidden void sm_stats_init(void);
+
 /* SMALLOC_VERBOSE: "arena <p> mapped/returned" on stderr. Writes with
  * sm_os_write and never allocates, so it may run under a class lock. */
 sm_hidden void sm_stats_arena_event(const void *arena, bool mapped) sm_cold;

@@ -56,6 +56,14 @@ done
 if table_on "$tmp/_exit.err"; then fail "--stats _exit: a table, yet _exit runs no destructor"; fi
 pass "--stats: table on stderr after return from main and exit(); none after _exit() (documented)"
 
+# sort closes its stderr before exiting; the table still reaches the
+# original stderr (libsmalloc keeps a duplicate of it from start-up).
+printf 'b\na\n' >"$tmp/sort.in"
+"$run" --stats sort "$tmp/sort.in" >"$tmp/sort.out" 2>"$tmp/sort.err" || fail "--stats sort: status $?"
+[ "$(cat "$tmp/sort.out")" = "$(printf 'a\nb')" ] || fail "--stats sort: stdout"
+table_on "$tmp/sort.err" || fail "--stats sort: no table although the program closed stderr"
+pass "--stats: table even when the program closes stderr before exiting (sort)"
+
 "$run" --stats --stats-file="$tmp/stats.txt" "$probe" exit >/dev/null 2>"$tmp/file.err" || fail "--stats-file: status $?"
 table_on "$tmp/stats.txt" || fail "--stats-file: no table in the file"
 [ ! -s "$tmp/file.err" ] || fail "--stats-file: stderr not empty"
