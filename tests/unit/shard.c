@@ -25,9 +25,16 @@ static int shard_is_clean(unsigned shard)
 
 unsigned clean_shard(void)
 {
+    return clean_shard_except(0);
+}
+
+unsigned clean_shard_except(unsigned taken)
+{
     sm_init_process();
     /* From the last shard down: heaps are given shards from 0 upwards. */
     for (unsigned shard = SM_SHARDS; shard-- > 1;) {
+        if (shard == taken)
+            continue;
         sm_lock(&sm_g_arena[shard].lock);
         int clean = shard_is_clean(shard);
         sm_unlock(&sm_g_arena[shard].lock);

@@ -15,6 +15,9 @@
  * parked batch; fails the test when there is none. */
 unsigned clean_shard(void);
 
+/* Another clean shard, not `taken` (for tests that need two). */
+unsigned clean_shard_except(unsigned taken);
+
 /* Run fn(arg) on a new thread whose heap refills from shard, and join it.
  * pre: the shard is clean. The thread starts with every bin empty (checked). */
 void clean_shard_run(unsigned shard, void (*fn)(void *), void *arg);
