@@ -70,6 +70,7 @@ void *sm_alloc_realloc(const uint8_t *table, void *p, size_t n)
      * the culprit. The same cheap check free makes, under its own name. */
     if (sm_unlikely(sm_heap_current->head[cls] == (sm_block_t *)p))
         sm_fatal("realloc", p, "double free detected (block is at the head of the thread cache)");
+    sm_secure_check_live(p, cls, "realloc"); /* hardened build: p must be in use */
     if (n == 0) {
         sm_track_free(p);
         sm_heap_free(cls, p);

@@ -6,8 +6,10 @@
 #include "arena.h"
 #include "arena_map.h"
 #include "os.h"
+#include "secure.h"
 
-_Static_assert(SM_ARENA_HEADER_POOLS == 3, "header layout changed: update the picture in arena.h");
+_Static_assert(SM_ARENA_HEADER_POOLS == (SM_SECURE ? 8 : 3),
+               "header layout changed: update the pictures in arena.h");
 
 struct sm_arena_state sm_g_arena[SM_SHARDS] = {
     [0 ... SM_SHARDS - 1] = {.lock = SM_LOCK_INITIALIZER},
@@ -70,9 +72,19 @@ static void totals_sub(_Atomic size_t *counter, size_t delta)
 static sm_arena_t *arena_map_new(unsigned shard)
 {
     struct sm_arena_state *st = &sm_g_arena[shard];
+    if (SM_SECURE)
+        sm_secure_init(); /* the link key, before the first link exists */
     sm_arena_t *arena = sm_os_map_aligned(SM_ARENA_SIZE, SM_ARENA_SIZE);
     if (arena == NULL)
         return NULL;
+    if (SM_SECURE && (sm_os_protect_none((char *)arena + (SM_ARENA_HEADER_POOLS - 1) * SM_POOL_SIZE,
+                                         SM_POOL_SIZE) != 0 ||
+                      sm_os_protect_none((char *)arena + SM_ARENA_SIZE - SM_POOL_SIZE,
+                                         SM_POOL_SIZE) != 0)) {
+        /* No guard pages (the count of mappings is at its limit): no arena. */
+        sm_os_unmap(arena, SM_ARENA_SIZE);
+        return NULL;
+    }
     /* Fresh mmap memory is zero: links NULL, counts 0; set what is not. */
     for (size_t idx = 0; idx < SM_POOLS_PER_ARENA; idx++)
         arena->pools[idx].cls = SM_CLASS_NONE;
@@ -206,6 +218,7 @@ static void arena_take_dirty(sm_arena_t *arena)
         pool->next = st->purge;
         __atomic_store_n(&st->purge, pool, __ATOMIC_RELAXED);
         arena->nfreepools--;
+        st->npurging++;
     }
     st->ndirty -= arena->ndirty;
     arena->ndirty = 0;
@@ -301,6 +314,7 @@ static void purge_shard(struct sm_arena_state *st)
         }
         discard_runs(arena, mask);
         sm_lock(&st->lock);
+        st->npurging -= k;
         sm_arena_t *gone = arena_pools_in(arena, first, last, k, 0);
         sm_unlock(&st->lock);
         if (gone != NULL)

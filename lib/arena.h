@@ -11,6 +11,19 @@
  *   +------------------------+------+------+-----+------+
  *     pools 0..2 (12 KiB)      4 KiB each, carved on first use
  *
+ * The hardened build (SM_SECURE) adds a live-block bitmap to the header
+ * (secure.h; 64 bytes per pool, so the header takes pools 0..6) and two
+ * PROT_NONE guard pages, which leaves 247 pools:
+ *
+ *   | header + live bitmap (0..6) | guard 7 | pool 8 | ... | pool 254 | guard 255 |
+ *
+ * The guard after the header stops a write running backwards off the first
+ * pool into the descriptors; the one at the end stops a write running off
+ * the last pool into whatever follows (mostly the next arena's header:
+ * arenas are mapped one below the other, os_linux.c). A linear overflow
+ * between pools of one arena is caught by the encoded links and the bitmap
+ * instead.
+ *
  * Which arena a new pool comes from is pymalloc's policy: the most used
  * arena that still has a free pool, so the least used arenas drain and can
  * be returned. Arenas with free pools sit in buckets by their count of free
@@ -63,11 +76,19 @@ typedef struct sm_arena {
     uint16_t shard;         /* the shard whose locks guard this arena */
     uint16_t ndirty;        /* free pools on freepools that may be resident */
     sm_pool_t pools[SM_POOLS_PER_ARENA];
+#if SM_SECURE
+    /* Bit j of live[idx]: block j of pool idx is held by the program. */
+    _Atomic uint64_t live[SM_POOLS_PER_ARENA][SM_POOL_SIZE / SM_QUANTUM / 64];
+#endif
 } sm_arena_t;
 
+/* Guard pages of the hardened build: one after the header, one at the end. */
+#define SM_ARENA_GUARD_FRONT SM_SECURE
+#define SM_ARENA_GUARD_BACK SM_SECURE
+/* Pools before the first usable one: the header and the front guard. */
 #define SM_ARENA_HEADER_POOLS \
-    ((sizeof(sm_arena_t) + SM_POOL_SIZE - 1) / SM_POOL_SIZE)
-#define SM_ARENA_USABLE_POOLS (SM_POOLS_PER_ARENA - SM_ARENA_HEADER_POOLS)
+    ((sizeof(sm_arena_t) + SM_POOL_SIZE - 1) / SM_POOL_SIZE + SM_ARENA_GUARD_FRONT)
+#define SM_ARENA_USABLE_POOLS (SM_POOLS_PER_ARENA - SM_ARENA_HEADER_POOLS - SM_ARENA_GUARD_BACK)
 
 /* The arenas of one shard. */
 struct sm_arena_state {
@@ -77,6 +98,8 @@ struct sm_arena_state {
     sm_arena_t *all;       /* every mapped arena of the shard */
     sm_arena_t *dirty;     /* arenas with dirty free pools */
     sm_pool_t *purge;      /* pools set aside for release (arena.c) */
+    size_t npurging;       /* pools out of their arenas for release: free
+                            * pools that no arena's nfreepools counts */
     size_t nempty;         /* arenas with every pool free */
     size_t ndirty;         /* dirty free pools of all its arenas */
 } sm_cacheline_aligned;

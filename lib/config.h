@@ -26,6 +26,17 @@
 #define SM_NCLASSES (SM_SMALL_MAX / SM_QUANTUM) /* 64 */
 #define SM_CLASS_NONE SM_NCLASSES /* cls of a pool that serves no class */
 
+/* Hardened build (CMake option SMALLOC_SECURE): encoded free-list links
+ * (freelist.h), a bitmap of live blocks that catches every double free and
+ * every corrupted link (secure.h), guard pages in each arena (arena.h),
+ * randomised block order in new pools (pool.c). Written as 0/1 so that
+ * code can test it with a plain if and still compile both ways. */
+#ifdef SMALLOC_SECURE
+#define SM_SECURE 1
+#else
+#define SM_SECURE 0
+#endif
+
 /* User-space pointers on x86-64 Linux are below 2^47 (4-level paging; with
  * 5-level paging mmap stays below 2^47 unless asked for more). */
 #define SM_ADDRESS_BITS 47

@@ -1,33 +1,71 @@
 /*
  * A free block's first word links it to the next free block. This file is
- * the only place a link is read or written, so that an encoded form (a
- * hardened build) changes one place.
+ * the only place a link is read or written, so that the encoded form of the
+ * hardened build (SMALLOC_SECURE) changes one place.
  *
- *   free block of class cls:  [ next | (rest of the block, unspecified) ]
+ *   free block of class cls:  [ link | (rest of the block, unspecified) ]
+ *
+ * Default build: link = next.
+ * Hardened build: link = next ^ key ^ address of the link (in the manner of
+ * glibc's safe-linking, plus a per-process random key taken from
+ * getrandom(2) when the first arena is mapped, before any link exists). A
+ * decoded link must be NULL or an 8-byte aligned address below 2^47; bytes
+ * written over a free block by an overflow decode to something else with
+ * probability 1 - 2^-20 unless the writer knows the key and the block's
+ * address, and the process aborts with a message instead of handing out a
+ * forged pointer. (An attacker who can read a freed block's link and knows
+ * its address learns the key: this stops blind overwrites, not that.) The
+ * live-block bitmap (secure.h) then checks every block before it is handed
+ * out, which catches links rewritten in their low bytes only.
  */
 #ifndef SM_FREELIST_H
 #define SM_FREELIST_H
 
+#include <stdint.h>
+
+#include "compiler.h"
+#include "config.h"
 #include "track.h"
 
 typedef struct sm_block {
     struct sm_block *next;
 } sm_block_t;
 
+/* The key of the hardened build (secure.c); 0 until the first arena. */
+extern sm_hidden uintptr_t sm_freelist_key;
+
+/* "malloc(): corrupted free list" and abort; b is the block whose link
+ * did not decode. */
+sm_hidden void sm_freelist_corrupt(const sm_block_t *b) sm_noreturn sm_cold sm_noinline;
+
+static inline uintptr_t sm_freelist_mask(const sm_block_t *b)
+{
+    return sm_freelist_key ^ (uintptr_t)b;
+}
+
 /* The link word of a free block is no-access to Memcheck in a valgrind
  * build (track.h); the open/close helpers are empty otherwise. */
 static inline sm_block_t *sm_freelist_next(const sm_block_t *b)
 {
     sm_track_link_open(b);
-    sm_block_t *next = b->next;
+    uintptr_t link = (uintptr_t)b->next;
     sm_track_link_close(b);
-    return next;
+    if (SM_SECURE) {
+        link ^= sm_freelist_mask(b);
+        /* Bits 47..63 and 0..2 of a block address are 0. */
+        if (sm_unlikely(link & ~(((uintptr_t)1 << SM_ADDRESS_BITS) - SM_QUANTUM)))
+            sm_freelist_corrupt(b);
+    }
+    return (sm_block_t *)link;
 }
 
 static inline void sm_freelist_set_next(sm_block_t *b, sm_block_t *next)
 {
+    uintptr_t link = (uintptr_t)next;
+    if (SM_SECURE)
+        link ^= sm_freelist_mask(b);
     sm_track_link_open(b);
-    b->next = next;
+    b->next = (sm_block_t *)link;
     sm_track_link_close(b);
 }
 

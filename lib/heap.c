@@ -206,8 +206,12 @@ void *sm_heap_alloc_slow(size_t n, sm_heap_t *h, unsigned cls)
         h = sm_heap_get(); /* initialises the process on the first call */
         if (sm_unlikely(sm_opt.debug))
             return sm_debug_malloc(n, cls);
-        if (h == NULL)
-            return alloc_direct(cls);
+        if (h == NULL) {
+            void *p = alloc_direct(cls);
+            if (p != NULL)
+                sm_secure_on_alloc(p, cls);
+            return p;
+        }
     } else if (sm_unlikely(sm_opt.debug)) {
         return sm_debug_malloc(n, cls);
     }
@@ -225,8 +229,10 @@ void *sm_heap_alloc_slow(size_t n, sm_heap_t *h, unsigned cls)
         }
         h->room[cls] -= got;
     }
+    sm_secure_check_block(b, cls);
     h->head[cls] = sm_freelist_next(b);
     h->room[cls]++;
+    sm_secure_on_alloc(b, cls);
     return b;
 }
 
@@ -256,6 +262,7 @@ void sm_heap_free_slow(sm_heap_t *h, unsigned cls, sm_block_t *b)
     }
     if (h->head[cls] == b)
         sm_fatal("free", b, "double free detected (block is at the head of the thread cache)");
+    sm_secure_on_free(b, cls, "free");
     if (h == &sm_heap_empty || h == &heap_dead) {
         h = sm_heap_get();
         if (h == NULL) {

@@ -41,6 +41,7 @@
 #include "compiler.h"
 #include "config.h"
 #include "freelist.h"
+#include "secure.h"
 
 /* A bin is head[cls] and room[cls]: two arrays rather than an array of
  * pairs, so that both are reached with a scaled index (cls * 8, cls * 4) and
@@ -79,8 +80,10 @@ static sm_always_inline void *sm_heap_alloc(size_t cls, size_t n)
     sm_block_t *b = h->head[cls];
     if (sm_unlikely(b == NULL))
         return sm_heap_alloc_slow(n, h, (unsigned)cls);
+    sm_secure_check_block(b, cls); /* hardened build (secure.h): before the link is read */
     h->head[cls] = sm_freelist_next(b);
     h->room[cls]++;
+    sm_secure_on_alloc(b, cls);
     return b;
 }
 
@@ -92,6 +95,7 @@ static sm_always_inline void sm_heap_free(size_t cls, sm_block_t *b)
         sm_heap_free_slow(h, (unsigned)cls, b);
         return;
     }
+    sm_secure_on_free(b, cls, "free");
     h->room[cls]--;
     sm_freelist_set_next(b, head);
     h->head[cls] = b;

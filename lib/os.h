@@ -24,6 +24,16 @@ sm_hidden void sm_os_unmap(void *p, size_t size);
 /* Tell the kernel the pages may be dropped; they read back as zero. */
 sm_hidden void sm_os_discard(void *p, size_t size);
 
+/* Make size bytes at p inaccessible (PROT_NONE): a guard page. pre: p and
+ * size page aligned, inside a mapping made by sm_os_map*. Returns 0 or an
+ * errno (ENOMEM when the process's count of mappings is at its limit). */
+sm_hidden int sm_os_protect_none(void *p, size_t size);
+
+/* Fill buf with len random bytes from the kernel (getrandom(2), without
+ * waiting for the entropy pool); falls back to a mix of the clock, the
+ * stack address and the pid when the kernel refuses. */
+sm_hidden void sm_os_random(void *buf, size_t len);
+
 /* write(2) all of buf to fd, retrying on EINTR; errors are ignored. */
 sm_hidden void sm_os_write(int fd, const char *buf, size_t len);
 

@@ -1,9 +1,12 @@
 /*
- * Linux implementation of os.h: mmap, munmap, madvise and write(2).
+ * Linux implementation of os.h: mmap, munmap, madvise, mprotect, getrandom
+ * and write(2).
  */
 #include <errno.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "os.h"
@@ -128,6 +131,45 @@ void sm_os_discard(void *p, size_t size)
 {
     int saved = errno;
     madvise(p, size, MADV_DONTNEED);
+    errno = saved;
+}
+
+int sm_os_protect_none(void *p, size_t size)
+{
+    int saved = errno;
+    int err = mprotect(p, size, PROT_NONE) == 0 ? 0 : errno;
+    errno = saved;
+    return err;
+}
+
+void sm_os_random(void *buf, size_t len)
+{
+    int saved = errno;
+    char *out = buf;
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = getrandom(out + done, len - done, GRND_NONBLOCK);
+        if (n > 0) {
+            done += (size_t)n;
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else {
+            break;
+        }
+    }
+    if (done < len) {
+        /* No kernel randomness this early (or no getrandom): a weak seed
+         * is still better than a fixed one. */
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t x = (uint64_t)ts.tv_nsec * 0x9E3779B97F4A7C15ull ^ (uint64_t)ts.tv_sec ^
+                     (uint64_t)(uintptr_t)&ts ^ ((uint64_t)getpid() << 32);
+        for (; done < len; done++) {
+            x ^= x >> 33;
+            x *= 0xFF51AFD7ED558CCDull;
+            out[done] = (char)(x >> 56);
+        }
+    }
     errno = saved;
 }
 

@@ -8,6 +8,7 @@
 #include "error.h"
 #include "options.h"
 #include "pool.h"
+#include "secure.h"
 #include "size_class.h"
 #include "stats.h"
 #include "track.h"
@@ -53,6 +54,35 @@ static unsigned pool_limit(unsigned cls)
     return (unsigned)sm_class_info[cls].nblocks * (unsigned)sm_class_size(cls);
 }
 
+/* Hardened build: every block of a new pool goes on its free list at
+ * once, in a random order, instead of being carved in address order. */
+static void pool_carve_random(sm_pool_t *pool, unsigned cls)
+{
+    size_t size = sm_class_size(cls);
+    char *base = sm_pool_base(pool);
+    uint16_t order[SM_POOL_SIZE / SM_QUANTUM];
+    for (unsigned j = 0; j < pool->nblocks; j++)
+        order[j] = (uint16_t)j;
+    sm_secure_shuffle(order, pool->nblocks);
+    sm_block_t *next = NULL;
+    for (unsigned j = pool->nblocks; j-- > 0;) {
+        sm_block_t *b = (sm_block_t *)(base + order[j] * size);
+        sm_freelist_set_next(b, next);
+        next = b;
+    }
+    pool_set_freeblock(pool, next);
+    pool->nextoffset = (uint16_t)pool_limit(cls);
+}
+
+/* Is next, read from a free block of pool, NULL or a carved block of the
+ * same pool? (Checked in the hardened build.) */
+static int pool_link_ok(const sm_pool_t *pool, const sm_block_t *next)
+{
+    uintptr_t a = (uintptr_t)next;
+    return next == NULL || (sm_pool_of(a) == pool && sm_pool_is_block_start(pool, a) &&
+                            (a & (SM_POOL_SIZE - 1)) < pool->nextoffset);
+}
+
 /* A used pool for cls: the front of the class list, or a new one. */
 static sm_pool_t *used_pool(sm_central_t *c, unsigned shard, unsigned cls)
 {
@@ -82,6 +112,8 @@ static sm_pool_t *used_pool(sm_central_t *c, unsigned shard, unsigned cls)
     pool->shift = ci->shift;
     pool->nblocks = ci->nblocks;
     pool->cls = (uint8_t)cls;
+    if (SM_SECURE)
+        pool_carve_random(pool, cls);
     used_link_front(c, pool);
     return pool;
 }
@@ -103,7 +135,10 @@ unsigned sm_pool_alloc_batch(unsigned shard, unsigned cls, unsigned want, sm_blo
         while (got < want) {
             sm_block_t *b = pool_freeblock(pool);
             if (b != NULL) {
-                pool_set_freeblock(pool, sm_freelist_next(b));
+                sm_block_t *next = sm_freelist_next(b);
+                if (SM_SECURE && sm_unlikely(!pool_link_ok(pool, next)))
+                    sm_secure_fail("malloc", b, "corrupted free list (a link leaves its pool)");
+                pool_set_freeblock(pool, next);
             } else if (pool->nextoffset < limit) {
                 b = (sm_block_t *)(base + pool->nextoffset);
                 pool->nextoffset = (uint16_t)(pool->nextoffset + size);

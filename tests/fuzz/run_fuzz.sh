@@ -5,7 +5,7 @@
 #   override  libsmalloc replaces malloc (libFuzzer allocates from it too), UBSan
 #   asan      smalloc_* API only, AddressSanitizer + UBSan
 #   secure    as override, with SMALLOC_SECURE=ON
-# Usage: run_fuzz.sh SOURCE_DIR WORK_DIR SECONDS [VARIANT...]   (default: override asan)
+# Usage: run_fuzz.sh SOURCE_DIR WORK_DIR SECONDS [VARIANT...]   (default: all three)
 # New inputs found go to WORK_DIR/<variant>/corpus, never to the seed corpus;
 # a crash leaves its input in WORK_DIR/<variant>/ and fails the run.
 # Exit 77 (skipped) when no clang with libFuzzer is installed (tests/run.sh
@@ -18,7 +18,7 @@ fi
 source=$1 work=$2 seconds=$3
 shift 3
 variants=("$@")
-[ ${#variants[@]} -gt 0 ] || variants=(override asan)
+[ ${#variants[@]} -gt 0 ] || variants=(override asan secure)
 here=$(cd "$(dirname "$0")" && pwd)
 unset LD_PRELOAD
 

@@ -48,21 +48,27 @@ static void reset_hook(void)
 }
 
 /* Every pool of every arena of the shard serves cls and is full; the
- * class's used list is empty: nothing half built, nothing lost. */
+ * class's used list is empty: nothing half built, nothing lost. Read under
+ * the arena lock, asserted after it (a failed assertion ends the test, and
+ * the exiting process must not find the lock held). */
 static void assert_shard_full(unsigned shard, unsigned cls, unsigned narenas)
 {
+    char bad[160] = "";
     unsigned n = 0;
     sm_lock(&sm_g_arena[shard].lock);
-    for (sm_arena_t *a = sm_g_arena[shard].all; a != NULL; a = a->all_next, n++) {
-        cr_assert_eq(a->nfreepools, 0, "arena %p has %u free pools", (void *)a, a->nfreepools);
-        for (size_t idx = SM_POOLS_PER_ARENA - SM_ARENA_USABLE_POOLS; idx < SM_POOLS_PER_ARENA; idx++) {
+    for (sm_arena_t *a = sm_g_arena[shard].all; a != NULL && !bad[0]; a = a->all_next, n++) {
+        if (a->nfreepools != 0)
+            snprintf(bad, sizeof bad, "arena %p has %u free pools", (void *)a, a->nfreepools);
+        for (size_t idx = SM_ARENA_HEADER_POOLS; idx < SM_ARENA_HEADER_POOLS + SM_ARENA_USABLE_POOLS && !bad[0];
+             idx++) {
             const sm_pool_t *p = &a->pools[idx];
-            cr_assert_eq(p->cls, cls, "pool %zu serves class %u", idx, p->cls);
-            cr_assert_eq(p->nused, p->nblocks, "pool %zu: %u of %u used", idx, p->nused, p->nblocks);
-            cr_assert(sm_pool_check(p), "pool %zu fails its consistency check", idx);
+            if (p->cls != cls || p->nused != p->nblocks || !sm_pool_check(p))
+                snprintf(bad, sizeof bad, "pool %zu: class %u, %u of %u used, check %d", idx, p->cls,
+                         p->nused, p->nblocks, sm_pool_check(p));
         }
     }
     sm_unlock(&sm_g_arena[shard].lock);
+    cr_assert_str_empty(bad, "%s", bad);
     cr_assert_eq(n, narenas, "%u arenas in shard %u, want %u", n, shard, narenas);
     cr_assert_null(sm_g_central[shard][cls].used, "a pool of class %u is still on the used list", cls);
 }
