@@ -172,6 +172,9 @@ int sm_heap_init(void)
 static sm_heap_t *heap_attach(void)
 {
     sm_init_process();
+    /* Start-up may have allocated, and so attached this thread already. */
+    if (sm_heap_current != &sm_heap_empty)
+        return sm_heap_current == &heap_dead ? NULL : sm_heap_current;
     sm_heap_t *h = heap_new();
     if (h == NULL)
         return NULL;
