@@ -178,6 +178,8 @@ def machine(repo):
 # ---- terminal tables -------------------------------------------------------------
 
 def text_table(title, header, rows, first_width=18, width=14):
+    # A long allocator name (smalloc_secure) must not run into its neighbour.
+    width = max([width] + [len(h) + 1 for h in header[1:]])
     lines = [title, f"{header[0]:<{first_width}}" + "".join(f"{h:>{width}}" for h in header[1:])]
     for r in rows:
         lines.append(f"{r[0]:<{first_width}}" + "".join(f"{c:>{width}}" for c in r[1:]))
@@ -260,7 +262,7 @@ def md_rows(grid, names, allocs, metric, scale, best, note):
 
 # ---- chart --------------------------------------------------------------------------
 
-COLORS = {"glibc": "#7f7f7f", "smalloc": "#d62728", "jemalloc": "#1f77b4",
+COLORS = {"glibc": "#7f7f7f", "smalloc": "#d62728", "smalloc_secure": "#e377c2", "jemalloc": "#1f77b4",
           "mimalloc": "#2ca02c", "tcmalloc": "#ff7f0e", "pymalloc": "#9467bd"}
 
 

@@ -9,7 +9,8 @@
 #   bench/run.sh            full run: 5 repetitions, < 15 minutes
 #   bench/run.sh --quick    < 1 minute: 3 repetitions, 1/10 of the work
 #
-# Options: --reps N, --scale X, --only w1,w2 (workloads), --allocators a,b,
+# Options: --reps N, --scale X, --only w1,w2 (workloads), --allocators a,b, --secure (also the
+#   hardened SMALLOC_SECURE build, as allocator smalloc_secure),
 #   --no-install, --no-python, --no-gbench, --results DIR, -h.
 # Environment: BUILD_DIR (default <repo>/build), PYTHON (default /usr/bin/python3).
 set -euo pipefail
@@ -19,7 +20,7 @@ root=$(cd "$here/.." && pwd)
 build=${BUILD_DIR:-$root/build}
 python=${PYTHON:-/usr/bin/python3}
 
-quick=0 reps= scale= only= want_allocs= install=1 do_python=1 do_gbench=1
+quick=0 reps= scale= only= want_allocs= install=1 do_python=1 do_gbench=1 secure=0
 results=$here/results
 usage() { sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
@@ -32,6 +33,7 @@ while [ $# -gt 0 ]; do
     --no-install) install=0 ;;
     --no-python) do_python=0 ;;
     --no-gbench) do_gbench=0 ;;
+    --secure) secure=1 ;;
     --results) results=$2; shift ;;
     -h | --help) usage; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
@@ -124,6 +126,16 @@ lib[jemalloc]=$(find_lib libjemalloc.so.2)
 lib[mimalloc]=$(find_lib libmimalloc.so.2)
 lib[tcmalloc]=$(find_lib libtcmalloc_minimal.so.4)
 order=(glibc smalloc jemalloc mimalloc tcmalloc)
+# --secure: also the hardened build (SMALLOC_SECURE=ON), to state its cost.
+if [ $secure = 1 ]; then
+    say "building the hardened variant into $build/secure"
+    cmake -S "$root" -B "$build/secure" -DCMAKE_BUILD_TYPE=Release -DSMALLOC_SECURE=ON \
+        -DSMALLOC_TESTS=OFF -DSMALLOC_BENCH=OFF >"$build/bench-secure.log" 2>&1 &&
+        cmake --build "$build/secure" --target smalloc -j "$jobs" >>"$build/bench-secure.log" 2>&1 ||
+        warn "building the hardened variant failed (log: $build/bench-secure.log)"
+    lib[smalloc_secure]=$build/secure/lib/libsmalloc.so
+    order=(glibc smalloc smalloc_secure jemalloc mimalloc tcmalloc)
+fi
 [ -n "$want_allocs" ] && IFS=, read -r -a order <<<"$want_allocs"
 
 # Keep an allocator only if the preload really provides malloc in the driver
