@@ -111,7 +111,9 @@ static sm_arena_t *arena_map_new(unsigned shard)
 
 /* A free pool is dirty (its pages may be resident) while nextoffset, how
  * far its blocks were carved when it last served a class, is not 0; a pool
- * never carved, or released by sm_arena_purge(), has nextoffset 0. */
+ * never carved, or released by sm_arena_purge(), has nextoffset 0. A dirty
+ * pool's inverse, unused while it serves no class (nblocks 0 rejects every
+ * pointer), holds the shard's epoch when it was given back. */
 static int pool_is_dirty(const sm_pool_t *pool)
 {
     return pool->nextoffset != 0;
@@ -195,43 +197,68 @@ static sm_arena_t *arena_unlink(sm_arena_t *arena)
     return arena;
 }
 
-/* Move the arena's dirty free pools onto the shard's purge list. They
+/* Move dirty free pools of the arena onto the shard's purge list: all of
+ * them, or (all == 0) those given back before the previous round. They
  * count as in use until sm_arena_purge() gives them back, which also keeps
  * the arena mapped meanwhile; they stay together in the list, so a purge
  * locks each arena's shard once. pre: arena->ndirty > 0. */
-static void arena_take_dirty(sm_arena_t *arena)
+static void arena_take_dirty(sm_arena_t *arena, int all)
 {
     struct sm_arena_state *st = shard_of(arena);
-    if (arena->nfreepools == SM_ARENA_USABLE_POOLS) {
-        st->nempty--;
-        totals_sub(&sm_g_arena_totals.cached, 1);
-    }
+    int was_empty = arena->nfreepools == SM_ARENA_USABLE_POOLS;
+    unsigned taken = 0;
     bucket_remove(arena);
     sm_pool_t **link = &arena->freepools;
     while (*link != NULL) {
         sm_pool_t *pool = *link;
-        if (!pool_is_dirty(pool)) {
+        if (!pool_is_dirty(pool) || (!all && st->epoch - pool->inverse < 2)) {
             link = &pool->next;
             continue;
         }
         *link = pool->next;
         pool->next = st->purge;
         __atomic_store_n(&st->purge, pool, __ATOMIC_RELAXED);
-        arena->nfreepools--;
-        st->npurging++;
+        taken++;
     }
-    st->ndirty -= arena->ndirty;
-    arena->ndirty = 0;
-    dirty_unlink(arena);
+    arena->nfreepools = (uint16_t)(arena->nfreepools - taken);
+    arena->ndirty = (uint16_t)(arena->ndirty - taken);
+    st->ndirty -= taken;
+    st->npurging += taken;
+    if (arena->ndirty == 0)
+        dirty_unlink(arena);
+    if (was_empty && taken > 0) {
+        st->nempty--;
+        totals_sub(&sm_g_arena_totals.cached, 1);
+    }
     if (arena->nfreepools > 0)
         bucket_insert(arena);
+}
+
+/* Milliseconds between release rounds; tests set 0. */
+unsigned sm_arena_purge_delay_ms = SM_PURGE_DELAY_MS;
+
+/* A release round, if the delay has passed: the pools given back before
+ * the previous round. */
+static void purge_round(struct sm_arena_state *st)
+{
+    st->ngiven = 0;
+    uint64_t now = sm_os_now_ms();
+    if (now - st->epoch_ms < sm_arena_purge_delay_ms)
+        return;
+    st->epoch_ms = now;
+    st->epoch++;
+    sm_arena_t *next;
+    for (sm_arena_t *arena = st->dirty; arena != NULL; arena = next) {
+        next = arena->dirty_next;
+        arena_take_dirty(arena, 0);
+    }
 }
 
 /* Put k free pools, chained first..last through next, on the arena's free
  * list. Returns the arena when that empties it and the cache is full (the
  * caller unmaps it), else NULL. With may_purge, dirty pools due for release
- * are set aside: those of this arena if it enters the empty-arena cache,
- * those of the whole shard if it holds too many. */
+ * are set aside: all of this arena's if it enters the empty-arena cache,
+ * and the shard's old ones when a round is due. */
 static sm_arena_t *arena_pools_in(sm_arena_t *arena, sm_pool_t *first, sm_pool_t *last,
                                   unsigned k, int may_purge)
 {
@@ -251,12 +278,10 @@ static sm_arena_t *arena_pools_in(sm_arena_t *arena, sm_pool_t *first, sm_pool_t
     bucket_insert(arena);
     if (!may_purge)
         return NULL;
-    if (st->ndirty >= SM_SHARD_DIRTY_MAX) {
-        while (st->dirty != NULL)
-            arena_take_dirty(st->dirty);
-    } else if (empty && arena->ndirty > 0) {
-        arena_take_dirty(arena);
-    }
+    if (empty && arena->ndirty > 0)
+        arena_take_dirty(arena, 1);
+    if (st->ngiven >= SM_PURGE_INTERVAL)
+        purge_round(st);
     return NULL;
 }
 
@@ -265,8 +290,11 @@ sm_arena_t *sm_arena_give_pool(sm_pool_t *pool)
     sm_arena_t *arena = sm_arena_of((uintptr_t)pool);
     pool->cls = SM_CLASS_NONE;
     pool->nblocks = 0; /* from now on every free into this pool is refused */
-    if (pool_is_dirty(pool))
+    if (pool_is_dirty(pool)) {
+        pool->inverse = shard_of(arena)->epoch;
+        shard_of(arena)->ngiven++;
         dirty_add(arena);
+    }
     return arena_pools_in(arena, pool, pool, 1, 1);
 }
 
@@ -320,6 +348,18 @@ static void purge_shard(struct sm_arena_state *st)
         if (gone != NULL)
             sm_arena_unmap(gone);
     }
+}
+
+void sm_arena_release_all(void)
+{
+    for (unsigned shard = 0; shard < SM_SHARDS; shard++) {
+        struct sm_arena_state *st = &sm_g_arena[shard];
+        sm_lock(&st->lock);
+        while (st->dirty != NULL)
+            arena_take_dirty(st->dirty, 1);
+        sm_unlock(&st->lock);
+    }
+    sm_arena_purge();
 }
 
 void sm_arena_purge(void)

@@ -39,16 +39,21 @@
  * are all free is unmapped, unless it is kept in the empty-arena cache. A
  * free pool that served a class is "dirty" (its pages may be resident);
  * dirty pools are released with madvise(MADV_DONTNEED) (sm_os_discard), one
- * call per run of adjacent pools, when an arena enters the empty-arena
- * cache, and all of a shard's at once when it holds SM_SHARD_DIRTY_MAX of
- * them. Releasing a pool costs a page fault when it is used again, so pools
- * are not released one by one as they empty: a program whose footprint
- * breathes by less than SM_SHARD_DIRTY_MAX pools pays nothing, and at most
- * that many free pools per shard stay resident. Arenas with dirty pools are
- * on a per-shard list, so a release visits only them. The madvise runs
- * outside every lock: the pools are taken out of their arena first (they
- * count as in use, so no other thread takes them and the arena is not
- * unmapped), then given back clean (sm_arena_purge()).
+ * call per run of adjacent pools:
+ *   - all of an arena's when it enters the empty-arena cache;
+ *   - in rounds (config.h SM_PURGE_INTERVAL, SM_PURGE_DELAY_MS): the
+ *     pools that stayed free through a whole round, i.e. were not taken
+ *     again for at least a second and 512 pool releases. Rounds run on pool
+ *     releases (there is no timer thread), reading a coarse clock;
+ *   - all of them on smalloc_collect() (sm_arena_release_all()).
+ * Releasing a pool costs a page fault when it is used again, so pools that
+ * are reused soon are not released: a program whose footprint breathes pays
+ * nothing, one that shrinks gets its pages back a second or two later, and
+ * one that stops keeps the pools it freed last until smalloc_collect().
+ * Arenas with dirty pools are on a per-shard list, so a round visits only
+ * them. The madvise runs outside every lock: the pools are taken out of
+ * their arena first (they count as in use, so no other thread takes them
+ * and the arena is not unmapped), then given back clean (sm_arena_purge()).
  *
  * Arenas belong to a shard (config.h SM_SHARDS); everything here runs under
  * that shard's sm_g_arena[shard].lock, taken after a class lock when both
@@ -102,6 +107,9 @@ struct sm_arena_state {
                             * pools that no arena's nfreepools counts */
     size_t nempty;         /* arenas with every pool free */
     size_t ndirty;         /* dirty free pools of all its arenas */
+    uint32_t epoch;        /* release rounds so far */
+    uint32_t ngiven;       /* dirty pools given back since the last check */
+    uint64_t epoch_ms;     /* sm_os_now_ms() at the last round */
 } sm_cacheline_aligned;
 
 extern sm_hidden struct sm_arena_state sm_g_arena[SM_SHARDS];
@@ -140,6 +148,13 @@ sm_hidden sm_pool_t *sm_arena_take_pool(unsigned shard);
  * release, they are set aside in the shard's purge list: the caller then
  * calls sm_arena_purge() after dropping every lock. pre: arena lock held. */
 sm_hidden sm_arena_t *sm_arena_give_pool(sm_pool_t *pool);
+
+/* Milliseconds between release rounds (SM_PURGE_DELAY_MS; tests set 0). */
+extern sm_hidden unsigned sm_arena_purge_delay_ms;
+
+/* smalloc_collect(): release every dirty free pool of every shard now.
+ * pre: no lock held. */
+sm_hidden void sm_arena_release_all(void);
 
 /* Release the pages of the pools set aside by sm_arena_give_pool() (in any
  * shard, by any thread) and give them back to their arenas, unmapping

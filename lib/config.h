@@ -45,9 +45,18 @@
  * does not mmap/munmap in a loop. */
 #define SM_ARENA_CACHE_MAX 1
 
-/* Free pools, per shard, that may stay resident before they are released
- * with madvise (arena.h): 256 pools, 1 MiB per shard. */
-#define SM_SHARD_DIRTY_MAX 256
+/* Release rounds (arena.h): every SM_PURGE_INTERVAL dirty pools given back
+ * to a shard's arenas, if SM_PURGE_DELAY_MS have passed since the last
+ * round, the pools that stayed free since the round before are released;
+ * so a pool is released after 1 to 2 delays unused. Measured with
+ * bench/driver (scale 0.5, 5 runs, this 2-core VM, where a page fault
+ * costs ~20 us): releasing every dirty pool of a shard each time 256 had
+ * piled up made python_churn 1.7x, threads_4 1.9x and replay 3.5x slower
+ * than not releasing them; releasing by count alone (pools unused for 512
+ * releases) still cost replay 1.8x, as its passes free everything and
+ * allocate it again. mimalloc waits 10 ms, jemalloc decays over 10 s. */
+#define SM_PURGE_INTERVAL 512
+#define SM_PURGE_DELAY_MS 1000
 
 /* The central allocator (arenas and class lists, each with its locks) is
  * split into shards; threads are spread over them round-robin (heap.c), so

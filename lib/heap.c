@@ -289,6 +289,7 @@ void sm_heap_collect(void)
     if (h != &sm_heap_empty && h != &heap_dead)
         heap_flush_all(h);
     transfer_drain("smalloc_collect");
+    sm_arena_release_all(); /* and the pages of every free pool (arena.h) */
 }
 
 size_t sm_heap_cached_blocks(unsigned cls)

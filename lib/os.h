@@ -7,6 +7,7 @@
 #define SM_OS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "compiler.h"
 
@@ -33,6 +34,10 @@ sm_hidden int sm_os_protect_none(void *p, size_t size);
  * waiting for the entropy pool); falls back to a mix of the clock, the
  * stack address and the pid when the kernel refuses. */
 sm_hidden void sm_os_random(void *buf, size_t len);
+
+/* A coarse monotonic clock in milliseconds (CLOCK_MONOTONIC_COARSE: a
+ * vDSO read, no syscall), for decisions that need "a while", not precision. */
+sm_hidden uint64_t sm_os_now_ms(void);
 
 /* write(2) all of buf to fd, retrying on EINTR; errors are ignored. */
 sm_hidden void sm_os_write(int fd, const char *buf, size_t len);

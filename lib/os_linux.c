@@ -1,6 +1,6 @@
 /*
- * Linux implementation of os.h: mmap, munmap, madvise, mprotect, getrandom
- * and write(2).
+ * Linux implementation of os.h: mmap, munmap, madvise, mprotect, getrandom,
+ * clock_gettime and write(2).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -171,6 +171,15 @@ void sm_os_random(void *buf, size_t len)
         }
     }
     errno = saved;
+}
+
+uint64_t sm_os_now_ms(void)
+{
+    int saved = errno;
+    struct timespec ts = {0, 0};
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    errno = saved;
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 void sm_os_write(int fd, const char *buf, size_t len)
