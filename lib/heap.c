@@ -232,10 +232,10 @@ void *sm_heap_alloc_slow(size_t n, sm_heap_t *h, unsigned cls)
         }
         h->room[cls] -= got;
     }
-    sm_secure_check_block(b, cls);
+    sm_secure_slot_t live = sm_secure_check_block(b, cls);
     h->head[cls] = sm_freelist_next(b);
     h->room[cls]++;
-    sm_secure_on_alloc(b, cls);
+    sm_secure_mark_live(live, b);
     return b;
 }
 

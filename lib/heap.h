@@ -80,10 +80,10 @@ static sm_always_inline void *sm_heap_alloc(size_t cls, size_t n)
     sm_block_t *b = h->head[cls];
     if (sm_unlikely(b == NULL))
         return sm_heap_alloc_slow(n, h, (unsigned)cls);
-    sm_secure_check_block(b, cls); /* hardened build (secure.h): before the link is read */
+    sm_secure_slot_t live = sm_secure_check_block(b, cls); /* hardened build (secure.h) */
     h->head[cls] = sm_freelist_next(b);
     h->room[cls]++;
-    sm_secure_on_alloc(b, cls);
+    sm_secure_mark_live(live, b);
     return b;
 }
 

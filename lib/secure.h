@@ -64,28 +64,39 @@ static sm_always_inline _Atomic uint64_t *sm_secure_live_word(uintptr_t a, size_
     return &sm_arena_of(a)->live[idx][j / 64];
 }
 
+/* Where a block's live bit is: what sm_secure_check_block found, for
+ * sm_secure_mark_live (the two halves of a pop from a free list). */
+typedef struct sm_secure_slot {
+    _Atomic uint64_t *word;
+    uint64_t bit;
+} sm_secure_slot_t;
+
 /* p, about to be popped from a free list, is a block start of class cls
  * (checked before its link is read, so a forged pointer is not followed). */
-static sm_always_inline void sm_secure_check_block(void *p, size_t cls)
+static sm_always_inline sm_secure_slot_t sm_secure_check_block(void *p, size_t cls)
 {
-    uint64_t bit;
-    if (sm_unlikely(sm_secure_live_word((uintptr_t)p, cls, &bit) == NULL))
+    sm_secure_slot_t s;
+    s.word = sm_secure_live_word((uintptr_t)p, cls, &s.bit);
+    if (sm_unlikely(s.word == NULL))
         sm_secure_fail("malloc", p, "corrupted free list (not a free block of its class)");
+    return s;
 }
 
 /* p leaves the allocator for the program: called after it is off every
  * free list. The order matters for fork(): a child made between the two
- * steps sees the block neither free nor live (lost to the child), never
+ * halves sees the block neither free nor live (lost to the child), never
  * both, which a later malloc in the child would report. Release order
  * keeps the compiler from moving the list update after the bit. */
+static sm_always_inline void sm_secure_mark_live(sm_secure_slot_t s, void *p)
+{
+    if (sm_unlikely(atomic_fetch_or_explicit(s.word, s.bit, memory_order_release) & s.bit))
+        sm_secure_fail("malloc", p, "corrupted free list (block is already in use)");
+}
+
+/* Both halves, for a block that is already off every list. */
 static sm_always_inline void sm_secure_on_alloc(void *p, size_t cls)
 {
-    uint64_t bit;
-    _Atomic uint64_t *w = sm_secure_live_word((uintptr_t)p, cls, &bit);
-    if (sm_unlikely(w == NULL))
-        sm_secure_fail("malloc", p, "corrupted free list (not a free block of its class)");
-    if (sm_unlikely(atomic_fetch_or_explicit(w, bit, memory_order_release) & bit))
-        sm_secure_fail("malloc", p, "corrupted free list (block is already in use)");
+    sm_secure_mark_live(sm_secure_check_block(p, cls), p);
 }
 
 /* p comes back from the program: called before it goes on a free list
@@ -110,10 +121,21 @@ static sm_always_inline void sm_secure_check_live(void *p, size_t cls, const cha
         sm_secure_fail(func, p, "use after free (block is not in use)");
 }
 #else
-static sm_always_inline void sm_secure_check_block(void *p, size_t cls)
+typedef struct sm_secure_slot {
+    char unused;
+} sm_secure_slot_t;
+
+static sm_always_inline sm_secure_slot_t sm_secure_check_block(void *p, size_t cls)
 {
     (void)p;
     (void)cls;
+    return (sm_secure_slot_t){0};
+}
+
+static sm_always_inline void sm_secure_mark_live(sm_secure_slot_t s, void *p)
+{
+    (void)s;
+    (void)p;
 }
 
 static sm_always_inline void sm_secure_on_alloc(void *p, size_t cls)
