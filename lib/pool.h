@@ -45,7 +45,8 @@ typedef struct sm_pool {
     struct sm_pool *next, *prev; /* used: class list; empty: arena's free pools */
     /* The free fast path's block-start test (size_class.h), copied from
      * sm_class_info when the pool takes a class so it needs no other load.
-     * nblocks is 0 while the pool serves no class: every pointer fails. */
+     * nblocks is 0 while the pool serves no class: every pointer fails,
+     * and arena.c keeps the pool's release stamp in inverse meanwhile. */
     uint32_t inverse;
     uint32_t nblocks;
     uint16_t freeblock;          /* offset of the first returned block, or SM_POOL_NO_BLOCK */
