@@ -165,7 +165,9 @@ void smalloc_stats_print_json(FILE *out);
 
 /* Give the calling thread's cached free blocks, and the batches parked
  * between threads, back to their pools, so that arenas left empty are
- * returned to the OS. For a program going idle, and for exact statistics. */
+ * returned to the OS, and release the pages of every free pool in the
+ * arenas that stay (madvise). For a program going idle, and for exact
+ * statistics. */
 void smalloc_collect(void);
 
 #ifdef __cplusplus
