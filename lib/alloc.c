@@ -51,12 +51,14 @@ void *sm_alloc_calloc(const uint8_t *table, size_t count, size_t size)
  * step by 8 bytes, so a string growing a few bytes at a time would move at
  * every step; growing by at least a quarter (jemalloc's class spacing)
  * moves it about 15 times on its way from 16 to 512 bytes instead of 63.
- * bench/driver -w realloc_strings measures it. */
+ * The headroom is a multiple of 16, so the block is never less aligned
+ * than n's own class would be (a 48-byte class is 16-aligned, a 56-byte
+ * one is not). bench/driver -w realloc_strings measures it. */
 static size_t realloc_target(size_t old, size_t n)
 {
     if (n <= old || n > SM_SMALL_MAX)
         return n;
-    size_t roomy = old + old / 4;
+    size_t roomy = (old + old / 4 + 15) & ~(size_t)15;
     if (roomy > SM_SMALL_MAX)
         roomy = SM_SMALL_MAX;
     return n > roomy ? n : roomy;

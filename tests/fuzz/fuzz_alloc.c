@@ -391,8 +391,20 @@ static void op_realloc(struct decoder *d, struct slot *s, enum family fam, int a
     int foreign = s->p != NULL && !s->ours;
     size_t cs = foreign ? 0 : class_size(rfam, n);
     enum family nfam = FUZZ_OVERRIDE ? fam : foreign ? FAM_LIBC : FAM_API;
+    /* A small block growing out of its class may be given headroom: a
+     * larger class of the same table, never less aligned than n's own. */
+    int grows = cs != 0 && s->p != NULL && n > s->usable;
     s->p = NULL;
-    adopt(s, p, n, nfam, cs ? natural_alignment(cs) : 16, cs, "realloc");
+    if (!grows) {
+        adopt(s, p, n, nfam, cs ? natural_alignment(cs) : 16, cs, "realloc");
+        return;
+    }
+    adopt(s, p, n, nfam, natural_alignment(cs), 0, "realloc");
+    s->ours = 1;
+    if (s->usable > SMALLOC_SMALL_MAX || class_size(rfam, s->usable) != s->usable)
+        fail("realloc(%zu): usable size %zu is not a class of its table", n, s->usable);
+    if ((uintptr_t)p % natural_alignment(s->usable) != 0)
+        fail("realloc(%zu): %p is not aligned as its %zu-byte class", n, p, s->usable);
 }
 
 /* memalign takes any alignment (rounded up to a power of two), but its
