@@ -1,6 +1,6 @@
 /*
  * The stress as a Criterion test. Short form: 15 s, in every tests/run.sh.
- * SMALLOC_STRESS_SECONDS sets the duration (the long form registered when
+ * STRESS_SECONDS sets the duration (the long form registered when
  * SMALLOC_LONG_TESTS is ON uses it).
  */
 #include <stdlib.h>
@@ -11,9 +11,9 @@
 
 Test(stress, threads_resizes_exits_and_forks)
 {
-    const char *env = getenv("SMALLOC_STRESS_SECONDS");
+    const char *env = getenv("STRESS_SECONDS");
     double seconds = env != NULL ? atof(env) : 15.0;
-    cr_assert_gt(seconds, 0, "SMALLOC_STRESS_SECONDS=%s", env);
+    cr_assert_gt(seconds, 0, "STRESS_SECONDS=%s", env);
     struct stress_config cfg;
     stress_defaults(&cfg, seconds);
     struct stress_report r;
