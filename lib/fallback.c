@@ -36,13 +36,16 @@ extern void __libc_free(void *);
 #define system_free free
 #endif
 
-static void count(size_t n)
+static inline void count(size_t n)
 {
-    sm_heap_t *h = sm_heap_get();
-    if (h != NULL) {
-        h->fallback_calls++;
-        h->fallback_bytes += n;
+    sm_heap_t *h = sm_heap_current;
+    if (sm_unlikely(h == &sm_heap_empty || h == &sm_heap_dead)) {
+        h = sm_heap_get();
+        if (h == NULL)
+            return;
     }
+    h->fallback_calls++;
+    h->fallback_bytes += n;
 }
 
 static int too_big(size_t n)
@@ -102,6 +105,14 @@ void *sm_fallback_pvalloc(size_t n)
     return system_pvalloc(n);
 }
 
+/* glibc's free keeps errno since 2.33; another system malloc may not. */
+#if defined(SMALLOC_OVERRIDE) && defined(__GLIBC__) && \
+    (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+void sm_fallback_free(void *p)
+{
+    system_free(p);
+}
+#else
 void sm_fallback_free(void *p)
 {
     if (p == NULL)
@@ -110,6 +121,7 @@ void sm_fallback_free(void *p)
     system_free(p);
     errno = saved;
 }
+#endif
 
 #ifdef SMALLOC_OVERRIDE
 /* glibc has no __libc_ name for it; find the next definition after ours. */

@@ -20,7 +20,7 @@
 
 sm_tls sm_heap_t *sm_heap_current = &sm_heap_empty;
 sm_heap_t sm_heap_empty;      /* head NULL, room 0 everywhere: never written */
-static sm_heap_t heap_dead;   /* same shape, for threads past their exit */
+sm_heap_t sm_heap_dead;       /* same shape, for threads past their exit */
 
 #define HEAP_CHUNK_SIZE (64 * 1024)
 
@@ -150,7 +150,7 @@ static void transfer_drain(const char *func)
 static void heap_thread_exit(void *arg)
 {
     sm_heap_t *h = arg;
-    sm_heap_current = &heap_dead;
+    sm_heap_current = &sm_heap_dead;
     heap_flush_all(h);
     heap_retire(h);
     /* Batches parked in the transfer cache would otherwise pin their pools,
@@ -174,7 +174,7 @@ static sm_heap_t *heap_attach(void)
     sm_init_process();
     /* Start-up may have allocated, and so attached this thread already. */
     if (sm_heap_current != &sm_heap_empty)
-        return sm_heap_current == &heap_dead ? NULL : sm_heap_current;
+        return sm_heap_current == &sm_heap_dead ? NULL : sm_heap_current;
     sm_heap_t *h = heap_new();
     if (h == NULL)
         return NULL;
@@ -190,7 +190,7 @@ sm_heap_t *sm_heap_get(void)
     sm_heap_t *h = sm_heap_current;
     if (h == &sm_heap_empty)
         return heap_attach();
-    return h == &heap_dead ? NULL : h;
+    return h == &sm_heap_dead ? NULL : h;
 }
 
 static void *alloc_direct(unsigned cls)
@@ -205,7 +205,7 @@ static void *alloc_direct(unsigned cls)
 
 void *sm_heap_alloc_slow(size_t n, sm_heap_t *h, unsigned cls)
 {
-    if (h == &sm_heap_empty || h == &heap_dead) {
+    if (h == &sm_heap_empty || h == &sm_heap_dead) {
         h = sm_heap_get(); /* initialises the process on the first call */
         if (sm_unlikely(sm_opt.debug))
             return sm_debug_malloc(n, cls);
@@ -266,7 +266,7 @@ void sm_heap_free_slow(sm_heap_t *h, unsigned cls, sm_block_t *b)
     if (h->head[cls] == b)
         sm_fatal("free", b, "double free detected (block is at the head of the thread cache)");
     sm_secure_on_free(b, cls, "free");
-    if (h == &sm_heap_empty || h == &heap_dead) {
+    if (h == &sm_heap_empty || h == &sm_heap_dead) {
         h = sm_heap_get();
         if (h == NULL) {
             sm_freelist_set_next(b, NULL);
@@ -286,7 +286,7 @@ void sm_heap_free_slow(sm_heap_t *h, unsigned cls, sm_block_t *b)
 void sm_heap_collect(void)
 {
     sm_heap_t *h = sm_heap_current;
-    if (h != &sm_heap_empty && h != &heap_dead)
+    if (h != &sm_heap_empty && h != &sm_heap_dead)
         heap_flush_all(h);
     transfer_drain("smalloc_collect");
     sm_arena_release_all(); /* and the pages of every free pool (arena.h) */

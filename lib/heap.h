@@ -57,6 +57,7 @@ typedef struct sm_heap {
 
 extern sm_hidden sm_tls sm_heap_t *sm_heap_current;
 extern sm_hidden sm_heap_t sm_heap_empty;
+extern sm_hidden sm_heap_t sm_heap_dead;
 
 /* Slow paths of sm_heap_alloc/sm_heap_free. alloc: a block of class cls,
  * or NULL with errno = ENOMEM. free: aborts on a double free seen at the
