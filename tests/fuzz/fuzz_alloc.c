@@ -13,7 +13,8 @@
  *   - alignment: the class rules of include/smalloc.h (8 or 16 for the
  *     smalloc_* API, 16 from 16 bytes up for the malloc family) and the
  *     alignment asked for by the aligned functions;
- *   - usable size: exactly the class size for small blocks, >= n otherwise;
+ *   - usable size: exactly the class size for small blocks (a growing
+ *     realloc may give a larger class of the same table), >= n otherwise;
  *   - calloc memory reads zero; realloc keeps min(old usable, new) bytes;
  *   - bad alignments give EINVAL and leave *out untouched;
  *   - after the input, every block is freed and (when the fuzzer is the
