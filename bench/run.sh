@@ -7,7 +7,9 @@
 # bench/results/latest.{json,md,png} (bench/report.py). See bench/README.md.
 #
 #   bench/run.sh            full run: 5 repetitions, < 15 minutes
-#   bench/run.sh --quick    < 1 minute: 3 repetitions, 1/10 of the work
+#   bench/run.sh --quick    < 1 minute: 3 repetitions, 1/10 of the work; its
+#                           results go to bench/results/quick/, so a smoke
+#                           check never replaces the last full run's
 #
 # Options: --reps N, --scale X, --only w1,w2 (workloads), --allocators a,b, --secure (also the
 #   hardened SMALLOC_SECURE build, as allocator smalloc_secure),
@@ -21,8 +23,8 @@ build=${BUILD_DIR:-$root/build}
 python=${PYTHON:-/usr/bin/python3}
 
 quick=0 reps= scale= only= want_allocs= install=1 do_python=1 do_gbench=1 secure=0
-results=$here/results
-usage() { sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+results=
+usage() { sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
     case $1 in
     --quick) quick=1 ;;
@@ -40,6 +42,10 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
+if [ -z "$results" ]; then
+    results=$here/results
+    [ $quick = 0 ] || results=$here/results/quick
+fi
 if [ $quick = 1 ]; then
     reps=${reps:-3} scale=${scale:-0.1} py_scale=0.2 py_reps=1
     gb_scale=0.01 gb_min_time=0.01
