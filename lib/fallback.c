@@ -36,16 +36,13 @@ extern void __libc_free(void *);
 #define system_free free
 #endif
 
-static inline void count(size_t n)
+static void count(size_t n)
 {
-    sm_heap_t *h = sm_heap_current;
-    if (sm_unlikely(h == &sm_heap_empty || h == &sm_heap_dead)) {
-        h = sm_heap_get();
-        if (h == NULL)
-            return;
+    sm_heap_t *h = sm_heap_get();
+    if (h != NULL) {
+        h->fallback_calls++;
+        h->fallback_bytes += n;
     }
-    h->fallback_calls++;
-    h->fallback_bytes += n;
 }
 
 static int too_big(size_t n)

@@ -168,8 +168,7 @@ int sm_heap_init(void)
     return err;
 }
 
-/* Create the calling thread's heap; NULL when none can be made. */
-static sm_heap_t *heap_attach(void)
+sm_heap_t *sm_heap_attach(void)
 {
     sm_init_process();
     /* Start-up may have allocated, and so attached this thread already. */
@@ -183,14 +182,6 @@ static sm_heap_t *heap_attach(void)
     if (heaps.key_ok)
         pthread_setspecific(heaps.key, h);
     return h;
-}
-
-sm_heap_t *sm_heap_get(void)
-{
-    sm_heap_t *h = sm_heap_current;
-    if (h == &sm_heap_empty)
-        return heap_attach();
-    return h == &sm_heap_dead ? NULL : h;
 }
 
 static void *alloc_direct(unsigned cls)

@@ -102,17 +102,29 @@ static sm_always_inline void sm_heap_free(size_t cls, sm_block_t *b)
     h->head[cls] = b;
 }
 
+/* Create the calling thread's heap (its first call); NULL when none can be
+ * made. Called by sm_heap_get only. */
+sm_hidden sm_heap_t *sm_heap_attach(void) sm_noinline;
+
 /* The calling thread's heap, created if needed; NULL when the thread has
- * exited or no memory is left for a heap. For counters on slow paths. */
-sm_hidden sm_heap_t *sm_heap_get(void);
+ * exited or no memory is left for a heap. Inline because the fallback
+ * counts every call above 512 bytes in it. */
+static sm_always_inline sm_heap_t *sm_heap_get(void)
+{
+    sm_heap_t *h = sm_heap_current;
+    if (sm_unlikely(h == &sm_heap_empty))
+        return sm_heap_attach();
+    return h == &sm_heap_dead ? NULL : h;
+}
 
 /* Give the calling thread's cached blocks and every parked batch back to
  * the pools, so that arenas left empty are returned (smalloc_collect). */
 sm_hidden void sm_heap_collect(void);
 
 /* Blocks of class cls cached by all live threads and parked in the
- * transfer cache (approximate while threads run). Sum of fallback counters of live and retired heaps. */
+ * transfer cache (approximate while threads run). */
 sm_hidden size_t sm_heap_cached_blocks(unsigned cls);
+/* Sum of the fallback counters of live and retired heaps. */
 sm_hidden void sm_heap_fallback_totals(size_t *calls, size_t *bytes);
 
 /* Process start-up: the thread-exit key. Returns 0 or an errno. */
