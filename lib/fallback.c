@@ -105,20 +105,21 @@ void *sm_fallback_pvalloc(size_t n)
 /* glibc's free keeps errno since 2.33; another system malloc may not. */
 #if defined(SMALLOC_OVERRIDE) && defined(__GLIBC__) && \
     (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
-void sm_fallback_free(void *p)
-{
-    system_free(p);
-}
+#define SYSTEM_FREE_KEEPS_ERRNO 1
 #else
+#define SYSTEM_FREE_KEEPS_ERRNO 0
+#endif
+
 void sm_fallback_free(void *p)
 {
-    if (p == NULL)
+    if (SYSTEM_FREE_KEEPS_ERRNO || p == NULL) {
+        system_free(p);
         return;
+    }
     int saved = errno;
     system_free(p);
     errno = saved;
 }
-#endif
 
 #ifdef SMALLOC_OVERRIDE
 /* glibc has no __libc_ name for it; find the next definition after ours. */

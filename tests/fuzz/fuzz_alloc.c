@@ -244,22 +244,31 @@ static size_t usable_of(enum family fam, void *p)
     return smalloc_usable_size(p);
 }
 
-/* A new block p of n bytes: check alignment and usable size, fill it. */
-static void adopt(struct slot *s, void *p, size_t n, enum family fam, size_t align,
-                  size_t exact_usable, const char *what)
+/* A new block p of n bytes: check alignment and usable size, fill it.
+ * cs is the class size n maps to, or 0 for a system malloc block (usable
+ * >= n). With roomier, a larger class of the same table passes too (the
+ * headroom a growing realloc gives), aligned as that class. */
+static void adopt(struct slot *s, void *p, size_t n, enum family fam, size_t align, size_t cs,
+                  int roomier, const char *what)
 {
     if ((uintptr_t)p % align != 0)
         fail("%s(%zu): %p is not %zu-aligned", what, n, p, align);
     size_t usable = usable_of(fam, p);
-    if (usable < n || (exact_usable != 0 && usable != exact_usable))
-        fail("%s(%zu): usable size %zu, want %s %zu", what, n, usable,
-             exact_usable ? "exactly" : ">=", exact_usable ? exact_usable : n);
+    if (cs != 0 && roomier) {
+        if (usable < cs || usable > SMALLOC_SMALL_MAX || class_size(fam, usable) != usable)
+            fail("%s(%zu): usable size %zu is not a class of its table", what, n, usable);
+        if ((uintptr_t)p % natural_alignment(usable) != 0)
+            fail("%s(%zu): %p is not aligned as its %zu-byte class", what, n, p, usable);
+    } else if (usable < n || (cs != 0 && usable != cs)) {
+        fail("%s(%zu): usable size %zu, want %s %zu", what, n, usable, cs ? "exactly" : ">=",
+             cs ? cs : n);
+    }
     s->p = p;
     s->asked = n;
     s->usable = usable;
     s->seed = next_seed++;
     s->fam = fam;
-    s->ours = exact_usable != 0;
+    s->ours = cs != 0;
     fill(s->p, usable, s->seed);
 }
 
@@ -309,7 +318,7 @@ static void op_malloc(struct decoder *d, struct slot *s, enum family fam)
         return;
     }
     size_t cs = FUZZ_OVERRIDE || fam == FAM_API ? class_size(fam, n) : 0;
-    adopt(s, p, n, fam, cs ? natural_alignment(cs) : 16, cs, "malloc");
+    adopt(s, p, n, fam, cs ? natural_alignment(cs) : 16, cs, 0, "malloc");
 }
 
 static void op_calloc(struct decoder *d, struct slot *s, enum family fam)
@@ -336,7 +345,7 @@ static void op_calloc(struct decoder *d, struct slot *s, enum family fam)
     if (at >= 0)
         fail("calloc(%zu, %zu): byte %ld of %p is not zero", count, size, at, p);
     size_t cs = FUZZ_OVERRIDE || fam == FAM_API ? class_size(fam, n) : 0;
-    adopt(s, p, n, fam, cs ? natural_alignment(cs) : 16, cs, "calloc");
+    adopt(s, p, n, fam, cs ? natural_alignment(cs) : 16, cs, 0, "calloc");
 }
 
 /* realloc and reallocarray: the result keeps min(old usable, n) bytes. */
@@ -394,18 +403,9 @@ static void op_realloc(struct decoder *d, struct slot *s, enum family fam, int a
     enum family nfam = FUZZ_OVERRIDE ? fam : foreign ? FAM_LIBC : FAM_API;
     /* A small block growing out of its class may be given headroom: a
      * larger class of the same table, never less aligned than n's own. */
-    int grows = cs != 0 && s->p != NULL && n > s->usable;
+    int grows = s->p != NULL && n > s->usable;
     s->p = NULL;
-    if (!grows) {
-        adopt(s, p, n, nfam, cs ? natural_alignment(cs) : 16, cs, "realloc");
-        return;
-    }
-    adopt(s, p, n, nfam, natural_alignment(cs), 0, "realloc");
-    s->ours = 1;
-    if (s->usable > SMALLOC_SMALL_MAX || class_size(rfam, s->usable) != s->usable)
-        fail("realloc(%zu): usable size %zu is not a class of its table", n, s->usable);
-    if ((uintptr_t)p % natural_alignment(s->usable) != 0)
-        fail("realloc(%zu): %p is not aligned as its %zu-byte class", n, p, s->usable);
+    adopt(s, p, n, nfam, cs ? natural_alignment(cs) : 16, cs, grows, "realloc");
 }
 
 /* memalign takes any alignment (rounded up to a power of two), but its
@@ -502,7 +502,7 @@ static void op_aligned(struct decoder *d, struct slot *s, int kind)
     size_t want_align = a < 8 ? 8 : a;
     if (cs != 0 && natural_alignment(cs) > want_align)
         want_align = natural_alignment(cs);
-    adopt(s, p, n, FAM_API, cs ? want_align : (a < 16 ? 16 : a), cs, what);
+    adopt(s, p, n, FAM_API, cs ? want_align : (a < 16 ? 16 : a), cs, 0, what);
 }
 
 static void op_usable(struct slot *s)
