@@ -41,13 +41,6 @@ static uint64_t xorshift(uint64_t *s)
     return *s = x;
 }
 
-static void *map_table(size_t bytes)
-{
-    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    cr_assert_neq(p, MAP_FAILED, "mmap of %zu bytes for a pointer table", bytes);
-    return p;
-}
-
 struct worker {
     pthread_t tid;
     unsigned id;

@@ -35,13 +35,6 @@
 
 #define MIB ((size_t)1 << 20)
 
-static void *map_table(size_t bytes)
-{
-    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    cr_assert_neq(p, MAP_FAILED, "mmap of %zu bytes", bytes);
-    return p;
-}
-
 static void reset_hook(void)
 {
     sm_os_fail_after(-1);

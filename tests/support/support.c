@@ -3,8 +3,11 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <criterion/criterion.h>
 
 #include "support.h"
 
@@ -72,4 +75,11 @@ void fork_and_capture(void (*fn)(void *), void *arg, struct captured *out)
         out->signal = WTERMSIG(status);
     else if (WIFEXITED(status))
         out->exit_code = WEXITSTATUS(status);
+}
+
+void *map_table(size_t bytes)
+{
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq(p, MAP_FAILED, "mmap of %zu bytes for a pointer table", bytes);
+    return p;
 }

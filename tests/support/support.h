@@ -1,6 +1,6 @@
 /*
  * Helpers shared by the test suites: byte patterns tied to an owner,
- * /proc/self/statm, and running a function in a child to capture how it
+ * /proc/self/statm, tables mapped outside the allocator, and running a function in a child to capture how it
  * died and what it printed on stderr.
  */
 #ifndef SMALLOC_TEST_SUPPORT_H
@@ -16,6 +16,10 @@ long check_pattern(const void *p, size_t n, uint64_t seed);
 
 /* Resident set size of this process in bytes (from /proc/self/statm). */
 size_t statm_resident_bytes(void);
+
+/* bytes of zeroed memory from mmap, for a test's own bookkeeping (pointer
+ * tables), so it stays outside the allocator under test; asserts. */
+void *map_table(size_t bytes);
 
 struct captured {
     int signal;      /* terminating signal, 0 if the child exited */
