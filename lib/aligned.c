@@ -21,12 +21,8 @@ void *sm_alloc_aligned(size_t align, size_t n)
         return sm_alloc(sm_size_class_api, n);
     if (align <= SM_SMALL_MAX && n <= SM_SMALL_MAX) {
         size_t size = n == 0 ? align : (n + align - 1) & ~(align - 1);
-        if (size <= SM_SMALL_MAX) {
-            size_t cls = sm_size_class_of(sm_size_class_api, size);
-            void *p = sm_heap_alloc(cls, size);
-            sm_track_alloc(p, sm_class_size((unsigned)cls));
-            return p;
-        }
+        if (size <= SM_SMALL_MAX)
+            return sm_alloc(sm_size_class_api, size);
     }
     return sm_fallback_memalign(align, n);
 }

@@ -50,7 +50,7 @@ void *sm_alloc_calloc(const uint8_t *table, size_t count, size_t size)
 /* The size a small block growing from old to n bytes is moved to. Classes
  * step by 8 bytes, so a string growing a few bytes at a time would move at
  * every step; growing by at least a quarter (jemalloc's class spacing)
- * moves it about 15 times on its way from 16 to 512 bytes instead of 63.
+ * moves it 12 times on its way from 16 to 512 bytes instead of 62.
  * The headroom is a multiple of 16, so the block is never less aligned
  * than n's own class would be (a 48-byte class is 16-aligned, a 56-byte
  * one is not). bench/driver -w realloc_strings measures it. */

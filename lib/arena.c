@@ -5,8 +5,10 @@
 
 #include "arena.h"
 #include "arena_map.h"
+#include "options.h"
 #include "os.h"
 #include "secure.h"
+#include "stats.h"
 
 _Static_assert(SM_ARENA_HEADER_POOLS == (SM_SECURE ? 8 : 3),
                "header layout changed: update the pictures in arena.h");
@@ -317,6 +319,8 @@ static void discard_runs(sm_arena_t *arena, const uint64_t *mask)
 
 void sm_arena_unmap(sm_arena_t *arena)
 {
+    if (sm_unlikely(sm_opt.verbose))
+        sm_stats_arena_event(arena, false);
     sm_os_unmap(arena, SM_ARENA_SIZE);
 }
 
@@ -372,13 +376,13 @@ void sm_arena_purge(void)
     }
 }
 
-void sm_arena_fork_prepare(void)
+void sm_arena_lock_all(void)
 {
     for (unsigned shard = 0; shard < SM_SHARDS; shard++)
         sm_lock(&sm_g_arena[shard].lock);
 }
 
-void sm_arena_fork_parent(void)
+void sm_arena_unlock_all(void)
 {
     for (unsigned shard = SM_SHARDS; shard-- > 0;)
         sm_unlock(&sm_g_arena[shard].lock);

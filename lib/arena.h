@@ -162,11 +162,13 @@ sm_hidden void sm_arena_release_all(void);
  * pre: no lock held. */
 sm_hidden void sm_arena_purge(void);
 
-/* pre: no lock held; arena came from sm_arena_give_pool(). */
+/* Return an arena to the OS (said under SMALLOC_VERBOSE). pre: no lock
+ * held; arena came from sm_arena_give_pool() or a purge. */
 sm_hidden void sm_arena_unmap(sm_arena_t *arena);
 
-sm_hidden void sm_arena_fork_prepare(void);
-sm_hidden void sm_arena_fork_parent(void);
+/* Every shard's arena lock, in shard order (statistics, fork), and back. */
+sm_hidden void sm_arena_lock_all(void);
+sm_hidden void sm_arena_unlock_all(void);
 sm_hidden void sm_arena_fork_child(void);
 
 #endif

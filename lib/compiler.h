@@ -11,7 +11,6 @@
 #define sm_noreturn __attribute__((noreturn))
 #define sm_hidden __attribute__((visibility("hidden")))
 #define sm_public __attribute__((visibility("default")))
-#define sm_unused __attribute__((unused))
 #define sm_always_inline inline __attribute__((always_inline))
 /* Initial-exec TLS: one %fs-relative load, and no allocation by the dynamic
  * loader on first access (general-dynamic TLS may call malloc). */

@@ -4,6 +4,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -36,70 +37,50 @@ extern void __libc_free(void *);
 #define system_free free
 #endif
 
-static void count(size_t n)
+/* A request for the system malloc: ENOMEM above PTRDIFF_MAX (false), else
+ * counted in the calling thread's heap (true). */
+static bool admit(size_t n)
 {
+    if (n > PTRDIFF_MAX) {
+        errno = ENOMEM;
+        return false;
+    }
     sm_heap_t *h = sm_heap_get();
     if (h != NULL) {
         h->fallback_calls++;
         h->fallback_bytes += n;
     }
-}
-
-static int too_big(size_t n)
-{
-    if (n > PTRDIFF_MAX) {
-        errno = ENOMEM;
-        return 1;
-    }
-    return 0;
+    return true;
 }
 
 void *sm_fallback_malloc(size_t n)
 {
-    if (too_big(n))
-        return NULL;
-    count(n);
-    return system_malloc(n);
+    return admit(n) ? system_malloc(n) : NULL;
 }
 
 void *sm_fallback_calloc(size_t n)
 {
-    if (too_big(n))
-        return NULL;
-    count(n);
-    return system_calloc(n, 1);
+    return admit(n) ? system_calloc(n, 1) : NULL;
 }
 
 void *sm_fallback_realloc(void *p, size_t n)
 {
-    if (too_big(n))
-        return NULL;
-    count(n);
-    return system_realloc(p, n);
+    return admit(n) ? system_realloc(p, n) : NULL;
 }
 
 void *sm_fallback_memalign(size_t align, size_t n)
 {
-    if (too_big(n))
-        return NULL;
-    count(n);
-    return system_memalign(align, n);
+    return admit(n) ? system_memalign(align, n) : NULL;
 }
 
 void *sm_fallback_valloc(size_t n)
 {
-    if (too_big(n))
-        return NULL;
-    count(n);
-    return system_valloc(n);
+    return admit(n) ? system_valloc(n) : NULL;
 }
 
 void *sm_fallback_pvalloc(size_t n)
 {
-    if (too_big(n))
-        return NULL;
-    count(n);
-    return system_pvalloc(n);
+    return admit(n) ? system_pvalloc(n) : NULL;
 }
 
 /* glibc's free keeps errno since 2.33; another system malloc may not. */

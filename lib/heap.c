@@ -196,18 +196,15 @@ static void *alloc_direct(unsigned cls)
 
 void *sm_heap_alloc_slow(size_t n, sm_heap_t *h, unsigned cls)
 {
-    if (h == &sm_heap_empty || h == &sm_heap_dead) {
+    if (h == &sm_heap_empty || h == &sm_heap_dead)
         h = sm_heap_get(); /* initialises the process on the first call */
-        if (sm_unlikely(sm_opt.debug))
-            return sm_debug_malloc(n, cls);
-        if (h == NULL) {
-            void *p = alloc_direct(cls);
-            if (p != NULL)
-                sm_secure_on_alloc(p, cls);
-            return p;
-        }
-    } else if (sm_unlikely(sm_opt.debug)) {
+    if (sm_unlikely(sm_opt.debug))
         return sm_debug_malloc(n, cls);
+    if (h == NULL) {
+        void *p = alloc_direct(cls);
+        if (p != NULL)
+            sm_secure_on_alloc(p, cls);
+        return p;
     }
     sm_block_t *b = h->head[cls];
     if (b == NULL) {
@@ -236,9 +233,10 @@ static void bin_flush_half(sm_heap_t *h, unsigned cls)
 {
     unsigned keep = batch_blocks(cls);
     sm_block_t *last = h->head[cls];
-    for (unsigned i = 1; i < keep && sm_freelist_next(last) != NULL; i++)
+    for (unsigned i = 1; i < keep; i++) /* room 0: the bin holds 2 * keep */
         last = sm_freelist_next(last);
     sm_block_t *older = sm_freelist_next(last);
+    sm_assert(older != NULL);
     sm_freelist_set_next(last, NULL);
     h->room[cls] = bin_capacity(cls) - keep;
     /* Park it with the shard its blocks came from (judged by the first):
@@ -265,8 +263,6 @@ void sm_heap_free_slow(sm_heap_t *h, unsigned cls, sm_block_t *b)
             return;
         }
     }
-    if (h->head[cls] == b)
-        sm_fatal("free", b, "double free detected (block is at the head of the thread cache)");
     if (h->room[cls] == 0)
         bin_flush_half(h, cls);
     sm_freelist_set_next(b, h->head[cls]);

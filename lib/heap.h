@@ -7,7 +7,7 @@
  *   head[cls], room[cls]   head[cls], room[cls]
  *        |  refill / flush in batches  |
  *        v  (class lock)               v
- *   sm_g_central[cls]: list of used pools  --(arena lock)-->  arenas
+ *   sm_g_central[shard][cls]: used pools  --(arena lock)-->  arenas
  *
  * malloc pops the head of its bin; free pushes onto the bin of the calling
  * thread, whichever thread allocated the block. Neither takes a lock or an
@@ -15,8 +15,8 @@
  * a bin of blocks (a batch) from the transfer cache (transfer.h) or the
  * class's pools; when a bin is full (room == 0), free parks its older half
  * in the transfer cache or returns it to the pools. A bin holds
- * at most SM_BIN_BYTES of blocks (between 8 and 256 blocks), so a thread
- * never parks more than 64 * 4 KiB.
+ * at most SM_BIN_BYTES of blocks (between 16 and 512 blocks), so a thread
+ * never caches more than 64 * 8 KiB.
  *
  * Why this design rather than per-thread pools with remote frees
  * (mimalloc): a block freed by another thread needs no owner to collect it,
@@ -69,8 +69,8 @@ extern sm_hidden sm_heap_t sm_heap_dead;
  * call to the debug layer. That is why alloc takes n, the request: the
  * fast path only passes it on. n comes first because malloc(n) already has
  * it in the first argument register: with (h, cls, n) GCC 12 spent one more
- * instruction on malloc's fast path (objdump of malloc, 15 instructions to
- * the ret either way now). */
+ * instruction on malloc's fast path (objdump of malloc: 16 instructions up
+ * to and including the ret now). */
 sm_hidden void *sm_heap_alloc_slow(size_t n, sm_heap_t *h, unsigned cls) sm_noinline sm_cold;
 sm_hidden void sm_heap_free_slow(sm_heap_t *h, unsigned cls, sm_block_t *b) sm_noinline;
 

@@ -34,12 +34,12 @@ static void fork_prepare(void)
     sm_heap_fork_prepare();
     sm_transfer_lock_all();
     sm_pool_lock_all();
-    sm_arena_fork_prepare();
+    sm_arena_lock_all();
 }
 
 static void fork_parent(void)
 {
-    sm_arena_fork_parent();
+    sm_arena_unlock_all();
     sm_pool_unlock_all();
     sm_transfer_unlock_all();
     sm_heap_fork_parent();

@@ -210,8 +210,6 @@ void sm_pool_free_batch(unsigned cls, sm_block_t *chain, const char *func)
         sm_unlock(&c->lock);
     while (unmap != NULL) {
         sm_arena_t *next = unmap->next;
-        if (sm_unlikely(sm_opt.verbose))
-            sm_stats_arena_event(unmap, false);
         sm_arena_unmap(unmap);
         unmap = next;
     }

@@ -41,8 +41,7 @@ sm_public void smalloc_stats_get(struct smalloc_stats *out)
 
     size_t nused[SM_NCLASSES] = {0};
     sm_pool_lock_all();
-    for (unsigned shard = 0; shard < SM_SHARDS; shard++)
-        sm_lock(&sm_g_arena[shard].lock);
+    sm_arena_lock_all();
     out->arenas_now = atomic_load_explicit(&sm_g_arena_totals.now, memory_order_relaxed);
     out->arenas_highest = atomic_load_explicit(&sm_g_arena_totals.highest, memory_order_relaxed);
     out->arenas_allocated = atomic_load_explicit(&sm_g_arena_totals.allocated, memory_order_relaxed);
@@ -61,8 +60,7 @@ sm_public void smalloc_stats_get(struct smalloc_stats *out)
             }
         }
     }
-    for (unsigned shard = SM_SHARDS; shard-- > 0;)
-        sm_unlock(&sm_g_arena[shard].lock);
+    sm_arena_unlock_all();
     sm_pool_unlock_all();
 
     out->bytes_mapped = out->arenas_now * SM_ARENA_SIZE;
