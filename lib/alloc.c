@@ -64,9 +64,22 @@ static size_t realloc_target(size_t old, size_t n)
     return n > roomy ? n : roomy;
 }
 
+/* Whether a block of class cls may serve a request of n bytes in place:
+ * n maps to cls, or to a smaller class while filling more than half of the
+ * block (a block given headroom by realloc_target must not move back down
+ * at the next step), and the block is aligned as n's own class would be. */
+static int fits_in_place(const uint8_t *table, size_t cls, size_t n)
+{
+    size_t want = sm_size_class_of(table, n);
+    if (want == cls)
+        return 1;
+    size_t size = sm_class_size((unsigned)cls);
+    return want < cls && n > size / 2 && (size % 16 == 0 || sm_class_size((unsigned)want) % 16 != 0);
+}
+
 /* glibc's rules: realloc(NULL, n) is malloc(n); realloc(p, 0) frees p and
  * returns NULL; on failure p is untouched. A small block stays in place
- * when the new size maps to its own class. */
+ * when it fits (fits_in_place). */
 void *sm_alloc_realloc(const uint8_t *table, void *p, size_t n)
 {
     if (sm_debug_routed())
@@ -93,7 +106,7 @@ void *sm_alloc_realloc(const uint8_t *table, void *p, size_t n)
         sm_heap_free(cls, p);
         return NULL;
     }
-    if (n <= SM_SMALL_MAX && sm_size_class_of(table, n) == cls)
+    if (n <= SM_SMALL_MAX && fits_in_place(table, cls, n))
         return p;
     size_t old = sm_class_size(cls);
     void *q = sm_alloc(table, realloc_target(old, n));

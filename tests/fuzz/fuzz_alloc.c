@@ -13,8 +13,9 @@
  *   - alignment: the class rules of include/smalloc.h (8 or 16 for the
  *     smalloc_* API, 16 from 16 bytes up for the malloc family) and the
  *     alignment asked for by the aligned functions;
- *   - usable size: exactly the class size for small blocks (a growing
- *     realloc may give a larger class of the same table), >= n otherwise;
+ *   - usable size: exactly the class size for small blocks (realloc may
+ *     give a larger class of the same table, less than twice n), >= n
+ *     otherwise;
  *   - calloc memory reads zero; realloc keeps min(old usable, new) bytes;
  *   - bad alignments give EINVAL and leave *out untouched;
  *   - after the input, every block is freed and (when the fuzzer is the
@@ -246,8 +247,8 @@ static size_t usable_of(enum family fam, void *p)
 
 /* A new block p of n bytes: check alignment and usable size, fill it.
  * cs is the class size n maps to, or 0 for a system malloc block (usable
- * >= n). With roomier, a larger class of the same table passes too (the
- * headroom a growing realloc gives), aligned as that class. */
+ * >= n). With roomier, a larger class of the same table passes too (what
+ * a realloc may give), aligned as that class. */
 static void adopt(struct slot *s, void *p, size_t n, enum family fam, size_t align, size_t cs,
                   int roomier, const char *what)
 {
@@ -257,6 +258,8 @@ static void adopt(struct slot *s, void *p, size_t n, enum family fam, size_t ali
     if (cs != 0 && roomier) {
         if (usable < cs || usable > SMALLOC_SMALL_MAX || class_size(fam, usable) != usable)
             fail("%s(%zu): usable size %zu is not a class of its table", what, n, usable);
+        if (usable > cs && usable >= 2 * n)
+            fail("%s(%zu): usable size %zu, twice the request or more", what, n, usable);
         if ((uintptr_t)p % natural_alignment(usable) != 0)
             fail("%s(%zu): %p is not aligned as its %zu-byte class", what, n, p, usable);
     } else if (usable < n || (cs != 0 && usable != cs)) {
@@ -401,11 +404,12 @@ static void op_realloc(struct decoder *d, struct slot *s, enum family fam, int a
     int foreign = s->p != NULL && !s->ours;
     size_t cs = foreign ? 0 : class_size(rfam, n);
     enum family nfam = FUZZ_OVERRIDE ? fam : foreign ? FAM_LIBC : FAM_API;
-    /* A small block growing out of its class may be given headroom: a
-     * larger class of the same table, never less aligned than n's own. */
-    int grows = s->p != NULL && n > s->usable;
+    /* A resized small block may be of a larger class of the same table
+     * than n's, never less aligned: headroom given to a growing block, or
+     * a block kept in place while n fills more than half of it. */
+    int resized = s->p != NULL;
     s->p = NULL;
-    adopt(s, p, n, nfam, cs ? natural_alignment(cs) : 16, cs, grows, "realloc");
+    adopt(s, p, n, nfam, cs ? natural_alignment(cs) : 16, cs, resized, "realloc");
 }
 
 /* memalign takes any alignment (rounded up to a power of two), but its
