@@ -6,7 +6,7 @@
 # allocator preloaded, once with N and once with 2N pairs, and prints
 # (Ir(2N) - Ir(N)) / N: start-up and exit costs cancel out. The same for a
 # run without malloc/free gives the loop's own instructions, subtracted in
-# the "net" column. This is the number quoted above the fast paths in lib/.
+# the "net" column. This is the number README.md quotes in "Fast path cost".
 #
 #   bench/callgrind.sh [--size BYTES] [--n N] [--allocators a,b]
 # Environment: BUILD_DIR (default <repo>/build) for lib/libsmalloc.so.

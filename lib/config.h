@@ -48,9 +48,9 @@
 /* Release rounds (arena.h): every SM_PURGE_INTERVAL dirty pools given back
  * to a shard's arenas, if SM_PURGE_DELAY_MS have passed since the last
  * round, the pools that stayed free since the round before are released;
- * so a pool is released after 1 to 2 delays unused. Measured with
- * bench/driver (scale 0.5, 5 runs, this 2-core VM, where a page fault
- * costs ~20 us): releasing every dirty pool of a shard each time 256 had
+ * so a pool is released after 1 to 2 delays unused. Measured before these
+ * rounds (199dfac) with bench/driver (scale 0.5, 5 runs, this 2-core VM):
+ * releasing every dirty pool of a shard each time 256 had
  * piled up made python_churn 1.7x, threads_4 1.9x and replay 3.5x slower
  * than not releasing them; releasing by count alone (pools unused for 512
  * releases) still cost replay 1.8x, as its passes free everything and
@@ -71,9 +71,10 @@
 
 /* A thread caches at most this many bytes of free blocks per class (but at
  * least SM_BIN_MIN_BLOCKS and at most SM_BIN_MAX_BLOCKS blocks). Measured
- * with bench/driver -w threads_1/threads_2: 4 KiB bins refilled and flushed
- * so often that 2 threads ran at 10 ns per operation; 8 KiB bins halve the
- * trips to the central lists. */
+ * with bench/driver -w threads_1/threads_2 on an earlier version (one
+ * central part): 4 KiB bins refilled and flushed so often that 2 threads
+ * ran at 10 ns per operation; 8 KiB bins halve the trips to the central
+ * lists. */
 #define SM_BIN_BYTES 8192
 #define SM_BIN_MIN_BLOCKS 16
 #define SM_BIN_MAX_BLOCKS 512

@@ -16,7 +16,7 @@
  *
  * Options are read once, before the first block is handed out. libc sets
  * environ before it runs any constructor, and on glibc 2.36 nothing
- * allocates earlier (tests/preload/early_init.sh); should a first malloc
+ * allocates earlier (tests/preload/options.sh, early.c); should a first malloc
  * ever come before that, the environment is taken from the initial process
  * stack instead (sm_init_environ), never by allocating.
  *

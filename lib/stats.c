@@ -265,7 +265,9 @@ static FILE *exit_report_stream(void)
     return stderr;
 }
 
-__attribute__((destructor)) void sm_stats_at_exit(void)
+/* At exit, with SMALLOC_STATS set: the table or the JSON, to stderr or
+ * SMALLOC_STATS_FILE. */
+__attribute__((destructor)) static void stats_at_exit(void)
 {
     if (sm_opt.stats == SM_FORMAT_OFF)
         return;

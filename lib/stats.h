@@ -16,10 +16,6 @@
 
 #include "compiler.h"
 
-/* At exit, with SMALLOC_STATS set: the table or the JSON, to stderr or
- * SMALLOC_STATS_FILE (a destructor). */
-sm_hidden void sm_stats_at_exit(void);
-
 /* Start-up, after the options: with SMALLOC_STATS going to stderr, keep a
  * duplicate of stderr, because many programs (coreutils' sort, ls, echo)
  * close stderr before they exit. Never allocates. */

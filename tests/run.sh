@@ -12,7 +12,7 @@ for arg in "$@"; do
   esac
 done
 
-packages=(cmake make gcc g++ pkg-config libcriterion-dev python3 valgrind
+packages=(cmake make gcc g++ binutils pkg-config libcriterion-dev python3 valgrind
           clang-14 libclang-rt-14-dev gzip gawk perl coreutils)
 missing=()
 for p in "${packages[@]}"; do
@@ -21,8 +21,10 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -q
-  apt-get install -y -q --no-install-recommends "${missing[@]}"
+  sudo=
+  [ "$(id -u)" = 0 ] || sudo="sudo -E"
+  $sudo apt-get update -q
+  $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
 echo "== configure ($build)"
