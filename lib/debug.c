@@ -12,7 +12,6 @@
 #include <execinfo.h>
 #include <link.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -174,36 +173,23 @@ static void trace_capture(void **out)
 
 /* ---- reports ----------------------------------------------------------- */
 
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
-    char line[512];
-    size_t n = sm_snprintf(line, sizeof line, "smalloc: ");
-    va_list ap;
-    va_start(ap, fmt);
-    n += sm_vsnprintf(line + n, sizeof line - n - 1, fmt, ap);
-    va_end(ap);
-    line[n++] = '\n';
-    sm_os_write(STDERR_FILENO, line, n);
-}
-
 static void print_trace(void *const *trace)
 {
     if (trace[0] == NULL) {
-        say("  allocated at: (no backtrace: allocated while libsmalloc started)");
+        sm_say("  allocated at: (no backtrace: allocated while libsmalloc started)");
         return;
     }
-    say("  allocated at:");
+    sm_say("  allocated at:");
     for (unsigned k = 0; k < DEBUG_TRACE && trace[k] != NULL; k++) {
         Dl_info info;
         /* A return address: look up the call instruction before it. */
         if (dladdr((char *)trace[k] - 1, &info) == 0 || info.dli_fname == NULL) {
-            say("    #%u %p", k, trace[k]);
+            sm_say("    #%u %p", k, trace[k]);
         } else if (info.dli_sname != NULL) {
-            say("    #%u %p %s+0x%zx (%s)", k, trace[k], info.dli_sname,
+            sm_say("    #%u %p %s+0x%zx (%s)", k, trace[k], info.dli_sname,
                 (size_t)((char *)trace[k] - (char *)info.dli_saddr), info.dli_fname);
         } else {
-            say("    #%u %p (%s+0x%zx)", k, trace[k], info.dli_fname,
+            sm_say("    #%u %p (%s+0x%zx)", k, trace[k], info.dli_fname,
                 (size_t)((char *)trace[k] - (char *)info.dli_fbase));
         }
     }
@@ -215,13 +201,13 @@ static void sm_noreturn sm_cold report(const char *func, const char *what, const
                                        const debug_header_t *h, bool has_offset, ptrdiff_t offset,
                                        unsigned found, unsigned expected)
 {
-    say("debug: %s(): %s", func, what);
+    sm_say("debug: %s(): %s", func, what);
     if (h != NULL)
-        say("  pointer %p, %zu bytes requested", p, h->size);
+        sm_say("  pointer %p, %zu bytes requested", p, h->size);
     else
-        say("  pointer %p", p);
+        sm_say("  pointer %p", p);
     if (has_offset)
-        say("  byte offset %zd: 0x%x found, 0x%x expected", offset, found, expected);
+        sm_say("  byte offset %zd: 0x%x found, 0x%x expected", offset, found, expected);
     if (h != NULL)
         print_trace(h->trace);
     abort();

@@ -101,16 +101,30 @@ void sm_fatal(const char *func, const void *p, const char *what)
     abort();
 }
 
-void sm_warn(const char *fmt, ...)
+/* prefix, the formatted text and a newline, in one write to stderr. */
+static void say_line(const char *prefix, const char *fmt, va_list ap)
 {
     char line[512];
-    size_t n = sm_snprintf(line, sizeof line, "smalloc: warning: ");
-    va_list ap;
-    va_start(ap, fmt);
+    size_t n = sm_snprintf(line, sizeof line, "%s", prefix);
     n += sm_vsnprintf(line + n, sizeof line - n - 1, fmt, ap);
-    va_end(ap);
     line[n++] = '\n';
     sm_os_write(STDERR_FILENO, line, n);
+}
+
+void sm_warn(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    say_line("smalloc: warning: ", fmt, ap);
+    va_end(ap);
+}
+
+void sm_say(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    say_line("smalloc: ", fmt, ap);
+    va_end(ap);
 }
 
 void sm_assert_fail(const char *expr, const char *file, int line)

@@ -17,6 +17,8 @@ sm_hidden void sm_fatal(const char *func, const void *p, const char *what) sm_no
 
 /* "smalloc: warning: ..." with a tiny printf: %s %d %u %zu %zx %p %c %%. */
 sm_hidden void sm_warn(const char *fmt, ...) sm_cold __attribute__((format(printf, 1, 2)));
+/* "smalloc: ..." (reports of the debug mode), same printf. */
+sm_hidden void sm_say(const char *fmt, ...) sm_cold __attribute__((format(printf, 1, 2)));
 
 /* Same tiny printf into buf (always NUL-terminated); returns the length. */
 sm_hidden size_t sm_vsnprintf(char *buf, size_t cap, const char *fmt, va_list ap);
