@@ -58,11 +58,20 @@ typedef struct sm_pool {
 
 #define SM_POOL_NO_BLOCK 0xffff
 
+/* The index of the block that starts at address a inside this pool, or a
+ * number >= pool->nblocks when no block starts there (exact division by
+ * multiplication: a multiple of the class size maps to its quotient, any
+ * other offset far above). */
+static inline uint32_t sm_pool_block_index(const sm_pool_t *pool, uintptr_t a)
+{
+    uint32_t offset = (uint32_t)(a & (SM_POOL_SIZE - 1));
+    return sm_rotr32(offset * pool->inverse, pool->shift);
+}
+
 /* Is address a, inside this pool, the start of one of its blocks? */
 static inline int sm_pool_is_block_start(const sm_pool_t *pool, uintptr_t a)
 {
-    uint32_t offset = (uint32_t)(a & (SM_POOL_SIZE - 1));
-    return sm_rotr32(offset * pool->inverse, pool->shift) < pool->nblocks;
+    return sm_pool_block_index(pool, a) < pool->nblocks;
 }
 
 _Static_assert(sizeof(sm_pool_t) == 32, "pool descriptors are 32 bytes");

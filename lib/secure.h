@@ -56,7 +56,7 @@ static sm_always_inline _Atomic uint64_t *sm_secure_live_word(uintptr_t a, size_
     if (sm_unlikely(!sm_arena_map_contains(a)))
         return NULL;
     const sm_pool_t *pool = sm_pool_of(a);
-    uint32_t j = sm_rotr32((uint32_t)(a & (SM_POOL_SIZE - 1)) * pool->inverse, pool->shift);
+    uint32_t j = sm_pool_block_index(pool, a);
     if (sm_unlikely(j >= pool->nblocks || pool->cls != cls))
         return NULL;
     *bit = (uint64_t)1 << (j % 64);

@@ -20,7 +20,8 @@ bool sm_transfer_put(unsigned shard, unsigned cls, sm_block_t *batch)
     bool parked = false;
     sm_lock(&t->lock);
     if (t->nbatches < SM_TRANSFER_SLOTS) {
-        t->batches[t->nbatches++] = batch;
+        t->batches[t->nbatches] = batch;
+        __atomic_store_n(&t->nbatches, t->nbatches + 1, __ATOMIC_RELAXED); /* peeked at */
         parked = true;
     }
     sm_unlock(&t->lock);
@@ -35,8 +36,10 @@ sm_block_t *sm_transfer_take(unsigned shard, unsigned cls)
     if (__atomic_load_n(&t->nbatches, __ATOMIC_RELAXED) == 0)
         return NULL;
     sm_lock(&t->lock);
-    if (t->nbatches > 0)
-        batch = t->batches[--t->nbatches];
+    if (t->nbatches > 0) {
+        batch = t->batches[t->nbatches - 1];
+        __atomic_store_n(&t->nbatches, t->nbatches - 1, __ATOMIC_RELAXED);
+    }
     sm_unlock(&t->lock);
     return batch;
 }
