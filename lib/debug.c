@@ -350,7 +350,6 @@ static void *debug_alloc(size_t n, unsigned cls, size_t align, bool zero)
         errno = ENOMEM;
         return NULL;
     }
-    totals.live_blocks++;
     if (!h->system && cls != SM_CLASS_NONE) {
         totals.pool_requested += n;
         totals.pool_rounding += sm_class_size(cls) - n;
@@ -465,7 +464,6 @@ static void quarantine_put(debug_header_t *h, const char *func)
         if (slot != NULL)
             *slot |= REG_QUARANTINED;
     }
-    totals.live_blocks--;
     if (!h->system && h->cls != SM_CLASS_NONE) {
         totals.pool_requested -= h->size;
         totals.pool_rounding -= sm_class_size(h->cls) - h->size;
@@ -476,7 +474,6 @@ static void quarantine_put(debug_header_t *h, const char *func)
         quarantine.head = (quarantine.head + 1) % QUARANTINE_SLOTS;
         quarantine.count--;
         quarantine.bytes -= quarantine_cost(old);
-        totals.quarantine_blocks--;
         if (!old->system)
             totals.quarantine_bytes -= pool_block_size(old);
         evicted[nevicted++] = old;
@@ -485,7 +482,6 @@ static void quarantine_put(debug_header_t *h, const char *func)
         quarantine.ring[(quarantine.head + quarantine.count) % QUARANTINE_SLOTS] = user_of(h);
         quarantine.count++;
         quarantine.bytes += cost;
-        totals.quarantine_blocks++;
         if (!h->system)
             totals.quarantine_bytes += pool_block_size(h);
     } else {

@@ -77,10 +77,8 @@ sm_hidden void sm_debug_invalid(const char *func, const void *p) sm_noreturn sm_
  * the program holds: requested bytes, and the bytes a normal run would add
  * by rounding each request up to its class; quarantined blocks. */
 struct sm_debug_totals {
-    size_t live_blocks;       /* blocks the program holds, all sizes */
     size_t pool_requested;    /* bytes requested, pool-backed blocks */
     size_t pool_rounding;     /* class size - request, same blocks */
-    size_t quarantine_blocks; /* freed blocks waiting in the quarantine */
     size_t quarantine_bytes;  /* their pool blocks' class sizes (pool-backed only) */
 };
 sm_hidden void sm_debug_totals(struct sm_debug_totals *out);
