@@ -55,6 +55,18 @@ static void expect_abort(const struct captured *c, const char *func, const char 
     cr_assert_str_eq(c->err, want, "stderr of the child");
 }
 
+/* Run bad({p, offset}) in a child, which must abort with the message for
+ * func, what and the reported pointer (not const: GCC 12 would take a const
+ * pointer to a fresh malloc block as a read of uninitialised memory). */
+static void expect_bad_call(void (*bad)(void *), void *p, size_t offset, const char *func,
+                            const char *what, void *reported)
+{
+    struct bad_call call = {p, offset};
+    struct captured c;
+    fork_and_capture(bad, &call, &c);
+    expect_abort(&c, func, what, reported);
+}
+
 /* ---- invalid pointers inside an arena ---- */
 
 static void free_p(void *arg)
@@ -82,10 +94,7 @@ Test(death, free_of_every_interior_pointer_of_a_block)
     unsigned char *p = malloc(48); /* a 48-byte block: offsets 1..47 are inside it */
     cr_assert_eq(malloc_usable_size(p), 48);
     for (size_t off = 1; off < 48; off++) {
-        struct bad_call call = {p + off, off};
-        struct captured c;
-        fork_and_capture(free_p, &call, &c);
-        expect_abort(&c, "free", "invalid pointer", p + off);
+        expect_bad_call(free_p, p + off, off, "free", "invalid pointer", p + off);
     }
     free(p);
 }
@@ -93,20 +102,14 @@ Test(death, free_of_every_interior_pointer_of_a_block)
 Test(death, realloc_of_an_interior_pointer_names_realloc)
 {
     unsigned char *p = malloc(100);
-    struct bad_call call = {p + 8, 8};
-    struct captured c;
-    fork_and_capture(realloc_p, &call, &c);
-    expect_abort(&c, "realloc", "invalid pointer", p + 8);
+    expect_bad_call(realloc_p, p + 8, 8, "realloc", "invalid pointer", p + 8);
     free(p);
 }
 
 Test(death, malloc_usable_size_of_an_interior_pointer_names_itself)
 {
     unsigned char *p = malloc(200);
-    struct bad_call call = {p + 16, 16};
-    struct captured c;
-    fork_and_capture(usable_size_p, &call, &c);
-    expect_abort(&c, "malloc_usable_size", "invalid pointer", p + 16);
+    expect_bad_call(usable_size_p, p + 16, 16, "malloc_usable_size", "invalid pointer", p + 16);
     free(p);
 }
 
@@ -138,10 +141,7 @@ Test(death, free_of_a_pointer_into_an_unused_pool)
     void *p = malloc(32);
     void *q = pointer_into_unused_pool(p); /* the child inherits this layout */
     cr_assert_not_null(q, "no unused pool in the arena of %p", p);
-    struct bad_call call = {p, 0};
-    struct captured c;
-    fork_and_capture(free_into_unused_pool, &call, &c);
-    expect_abort(&c, "free", "invalid pointer", q);
+    expect_bad_call(free_into_unused_pool, p, 0, "free", "invalid pointer", q);
     free(p);
 }
 
@@ -149,10 +149,7 @@ Test(death, free_of_a_pointer_into_an_arena_header)
 {
     void *p = malloc(32);
     void *header = (char *)sm_arena_of((uintptr_t)p) + 16; /* pool descriptors live here */
-    struct bad_call call = {header, 0};
-    struct captured c;
-    fork_and_capture(free_p, &call, &c);
-    expect_abort(&c, "free", "invalid pointer", header);
+    expect_bad_call(free_p, header, 0, "free", "invalid pointer", header);
     free(p);
 }
 
@@ -170,11 +167,8 @@ Test(death, double_free_at_the_head_of_the_thread_cache)
 {
     for (size_t n = 1; n <= SMALLOC_SMALL_MAX; n++) {
         void *p = malloc(n);
-        struct bad_call call = {p, 0};
-        struct captured c;
-        fork_and_capture(free_twice, &call, &c);
-        expect_abort(&c, "free", "double free detected (block is at the head of the thread cache)",
-                     p);
+        expect_bad_call(free_twice, p, 0, "free",
+                        "double free detected (block is at the head of the thread cache)", p);
         free(p);
     }
 }
@@ -195,11 +189,8 @@ Test(death, realloc_of_a_just_freed_block_names_realloc)
     static const size_t sizes[] = {40, 48, 8, 300, 5000, 0};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         void *p = malloc(40);
-        struct bad_call call = {p, sizes[i]};
-        struct captured c;
-        fork_and_capture(free_then_realloc, &call, &c);
-        expect_abort(&c, "realloc", "double free detected (block is at the head of the thread cache)",
-                     p);
+        expect_bad_call(free_then_realloc, p, sizes[i], "realloc",
+                        "double free detected (block is at the head of the thread cache)", p);
         free(p);
     }
 }
