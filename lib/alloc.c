@@ -86,19 +86,18 @@ void *sm_alloc_realloc(const uint8_t *table, void *p, size_t n)
         return sm_debug_realloc(table, p, n);
     if (p == NULL)
         return sm_alloc(table, n);
-    uintptr_t a = (uintptr_t)p;
-    if (!sm_arena_map_contains(a)) {
+    size_t cls = sm_free_class_of((uintptr_t)p, "realloc");
+    if (cls == SM_CLASS_NONE) {
         if (n == 0) {
             sm_fallback_free(p);
             return NULL;
         }
         return sm_fallback_realloc(p, n);
     }
-    unsigned cls = sm_free_class_of(a, "realloc");
     /* A block just freed sits at the head of this thread's bin: realloc
      * would hand it out again (same class) or report the free() below as
      * the culprit. The same cheap check free makes, under its own name. */
-    if (sm_unlikely(sm_heap_current->head[cls] == (sm_block_t *)p))
+    if (sm_unlikely(sm_heap.head[cls] == (sm_block_t *)p))
         sm_fatal("realloc", p, "double free detected (block is at the head of the thread cache)");
     sm_secure_check_live(p, cls, "realloc"); /* hardened build: p must be in use */
     if (n == 0) {

@@ -76,7 +76,7 @@ static sm_arena_t *arena_map_new(unsigned shard)
     struct sm_arena_state *st = &sm_g_arena[shard];
     if (SM_SECURE)
         sm_secure_init(); /* the link key, before the first link exists */
-    sm_arena_t *arena = sm_os_map_aligned(SM_ARENA_SIZE, SM_ARENA_SIZE);
+    sm_arena_t *arena = sm_arena_map_new_arena();
     if (arena == NULL)
         return NULL;
     if (SM_SECURE && (sm_os_protect_none((char *)arena + (SM_ARENA_HEADER_POOLS - 1) * SM_POOL_SIZE,
@@ -84,7 +84,7 @@ static sm_arena_t *arena_map_new(unsigned shard)
                       sm_os_protect_none((char *)arena + SM_ARENA_SIZE - SM_POOL_SIZE,
                                          SM_POOL_SIZE) != 0)) {
         /* No guard pages (the count of mappings is at its limit): no arena. */
-        sm_os_unmap(arena, SM_ARENA_SIZE);
+        sm_arena_map_unmap_arena(arena);
         return NULL;
     }
     /* Fresh mmap memory is zero: links NULL, counts 0; set what is not. */
@@ -97,7 +97,6 @@ static sm_arena_t *arena_map_new(unsigned shard)
     if (arena->all_next)
         arena->all_next->all_prev = arena;
     st->all = arena;
-    sm_arena_map_add(arena);
     st->nempty++;
     totals_add(&sm_g_arena_totals.cached, 1);
     totals_add(&sm_g_arena_totals.allocated, 1);
@@ -114,8 +113,7 @@ static sm_arena_t *arena_map_new(unsigned shard)
 /* A free pool is dirty (its pages may be resident) while nextoffset, how
  * far its blocks were carved when it last served a class, is not 0; a pool
  * never carved, or released by sm_arena_purge(), has nextoffset 0. A dirty
- * pool's inverse, unused while it serves no class (nblocks 0 rejects every
- * pointer), holds the shard's epoch when it was given back. */
+ * pool's epoch is the shard's when it was given back. */
 static int pool_is_dirty(const sm_pool_t *pool)
 {
     return pool->nextoffset != 0;
@@ -193,7 +191,6 @@ static sm_arena_t *arena_unlink(sm_arena_t *arena)
         st->ndirty -= arena->ndirty;
         dirty_unlink(arena);
     }
-    sm_arena_map_remove(arena);
     totals_sub(&sm_g_arena_totals.now, 1);
     totals_add(&sm_g_arena_totals.freed, 1);
     return arena;
@@ -213,7 +210,7 @@ static void arena_take_dirty(sm_arena_t *arena, int all)
     sm_pool_t **link = &arena->freepools;
     while (*link != NULL) {
         sm_pool_t *pool = *link;
-        if (!pool_is_dirty(pool) || (!all && st->epoch - pool->inverse < 2)) {
+        if (!pool_is_dirty(pool) || (!all && st->epoch - pool->epoch < 2)) {
             link = &pool->next;
             continue;
         }
@@ -291,9 +288,9 @@ sm_arena_t *sm_arena_give_pool(sm_pool_t *pool)
 {
     sm_arena_t *arena = sm_arena_of((uintptr_t)pool);
     pool->cls = SM_CLASS_NONE;
-    pool->nblocks = 0; /* from now on every free into this pool is refused */
+    sm_arena_map_set_class(sm_pool_base(pool), SM_CLASS_NONE); /* every free into it is refused */
     if (pool_is_dirty(pool)) {
-        pool->inverse = shard_of(arena)->epoch;
+        pool->epoch = shard_of(arena)->epoch;
         shard_of(arena)->ngiven++;
         dirty_add(arena);
     }
@@ -321,7 +318,7 @@ void sm_arena_unmap(sm_arena_t *arena)
 {
     if (sm_unlikely(sm_opt.verbose))
         sm_stats_arena_event(arena, false);
-    sm_os_unmap(arena, SM_ARENA_SIZE);
+    sm_arena_map_unmap_arena(arena);
 }
 
 /* Release one shard's set-aside pools and give them back. */

@@ -1,8 +1,9 @@
 /*
  * Constants of the design card, and the abbreviations used across lib/.
  *
- * Abbreviations: cls  size class index (0..63; class cls serves blocks of
- *                     (cls + 1) * 8 bytes);
+ * Abbreviations: cls  size class (1..64; class cls serves blocks of
+ *                     cls * 8 bytes; 0 is SM_CLASS_NONE, "no class", so
+ *                     that zeroed memory means "serves no class");
  *                idx  pool index inside its arena (0..255);
  *                nblocks  blocks per pool of a class;
  *                nused    blocks of a pool handed out (to a program or a
@@ -24,7 +25,9 @@
 #define SM_QUANTUM 8            /* class sizes step by 8 bytes */
 #define SM_SMALL_MAX 512        /* largest request served by the pools */
 #define SM_NCLASSES (SM_SMALL_MAX / SM_QUANTUM) /* 64 */
-#define SM_CLASS_NONE SM_NCLASSES /* cls of a pool that serves no class */
+#define SM_CLASS_NONE 0          /* cls of a pool that serves no class */
+/* Arrays indexed by class have SM_NCLASSES + 1 entries; [SM_CLASS_NONE] is
+ * never used for blocks. */
 
 /* Hardened build (CMake option SMALLOC_SECURE): encoded free-list links
  * (freelist.h), a bitmap of live blocks that catches every double free and
@@ -70,14 +73,15 @@
 #define SM_TRANSFER_SLOTS 2
 
 /* A thread caches at most this many bytes of free blocks per class (but at
- * least SM_BIN_MIN_BLOCKS and at most SM_BIN_MAX_BLOCKS blocks). Measured
- * with bench/driver -w threads_1/threads_2 on an earlier version (one
- * central part): 4 KiB bins refilled and flushed so often that 2 threads
+ * least SM_BIN_MIN_BLOCKS and at most SM_BIN_MAX_BLOCKS blocks: a bin's
+ * room is a signed byte, heap.h, so the largest even count below 128).
+ * Measured with bench/driver -w threads_1/threads_2 on an earlier version
+ * (one central part): 4 KiB bins refilled and flushed so often that 2 threads
  * ran at 10 ns per operation; 8 KiB bins halve the trips to the central
  * lists. */
 #define SM_BIN_BYTES 8192
 #define SM_BIN_MIN_BLOCKS 16
-#define SM_BIN_MAX_BLOCKS 512
+#define SM_BIN_MAX_BLOCKS 126
 
 _Static_assert(SM_POOLS_PER_ARENA == 256, "pool index must fit a byte");
 _Static_assert(SM_NCLASSES == 64, "the card fixes 64 classes");

@@ -14,11 +14,28 @@ sm_public void smalloc_free(void *p)
     sm_free(p);
 }
 
-void sm_free_invalid(const char *func, const void *p)
+/* Foreign (SM_CLASS_NONE) or invalid (does not return). */
+static unsigned not_block_start(uintptr_t a, const char *func)
 {
+    if (!sm_arena_map_contains(a))
+        return SM_CLASS_NONE;
     if (sm_debug_routed())
-        sm_debug_invalid(func, p);
-    sm_fatal(func, p, "invalid pointer");
+        sm_debug_invalid(func, (const void *)a);
+    sm_fatal(func, (const void *)a, "invalid pointer");
+}
+
+void sm_free_not_block_start(void *p, const char *func)
+{
+    not_block_start((uintptr_t)p, func);
+    sm_fallback_free(p);
+}
+
+size_t sm_free_class_of(uintptr_t a, const char *func)
+{
+    unsigned cls = sm_arena_map_class(a);
+    if (sm_unlikely(!sm_arena_map_is_block_start(a, cls)))
+        return not_block_start(a, func);
+    return cls;
 }
 
 void sm_free_foreign(void *p)
@@ -34,10 +51,10 @@ size_t sm_free_usable_size(void *p)
 {
     if (sm_debug_routed())
         return sm_debug_usable_size(p);
-    uintptr_t a = (uintptr_t)p;
-    if (!sm_arena_map_contains(a))
+    size_t cls = sm_free_class_of((uintptr_t)p, "malloc_usable_size");
+    if (cls == SM_CLASS_NONE)
         return p == NULL ? 0 : sm_fallback_usable_size(p);
-    return sm_class_size(sm_free_class_of(a, "malloc_usable_size"));
+    return sm_class_size((unsigned)cls);
 }
 
 sm_public size_t smalloc_usable_size(void *p)

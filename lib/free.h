@@ -1,9 +1,9 @@
 /*
  * The free fast path, shared by smalloc_free and the replaced free:
- *   1. not inside an arena (arena_map.h)  -> the system malloc's free;
- *   2. not the start of a block of its pool (pool.h: one multiply and one
- *      rotate; a pool that serves no class rejects all)
- *                                          -> report and abort;
+ *   1. not in the arena space (arena_map.h)       -> the system malloc's free;
+ *   2. its pool's class, and whether p starts a block of it (one byte
+ *      load, one multiply); if not, a slow path tells a foreign pointer in
+ *      the space (-> system free) from an invalid one (-> report, abort);
  *   3. push on the calling thread's bin (heap.h).
  */
 #ifndef SM_FREE_H
@@ -12,7 +12,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "arena.h"
 #include "arena_map.h"
 #include "compiler.h"
 #include "fallback.h"
@@ -20,31 +19,34 @@
 #include "size_class.h"
 #include "track.h"
 
-/* "<func>(): invalid pointer: <p>" on stderr, then abort(). */
-sm_hidden void sm_free_invalid(const char *func, const void *p) sm_noreturn sm_cold sm_noinline;
+/* p, in the arena space, failed the block-start test of its pool's class:
+ * the system malloc's free when p is in none of libsmalloc's arenas (some
+ * other mapping lies in the space); otherwise "<func>(): invalid pointer:
+ * <p>" on stderr, then abort(). */
+sm_hidden void sm_free_not_block_start(void *p, const char *func) sm_cold sm_noinline;
 
-/* p is not in an arena: the system malloc's, or a debug-mode block. */
+/* p is not in the arena space: the system malloc's, or a debug-mode block. */
 sm_hidden void sm_free_foreign(void *p) sm_noinline;
 
-/* The class of a libsmalloc block, checked; func names the caller for the
- * report. pre: sm_arena_map_contains(a). */
-static sm_always_inline size_t sm_free_class_of(uintptr_t a, const char *func)
-{
-    const sm_pool_t *pool = sm_pool_of(a);
-    if (sm_unlikely(!sm_pool_is_block_start(pool, a)))
-        sm_free_invalid(func, (const void *)a);
-    return pool->cls;
-}
+/* The class of the block at a, SM_CLASS_NONE when a is not libsmalloc's
+ * (NULL included); aborts when a is inside an arena but starts no block
+ * there. func names the caller for the report. */
+sm_hidden size_t sm_free_class_of(uintptr_t a, const char *func);
 
 /* sm_track_free is empty unless built for valgrind (track.h). */
 static sm_always_inline void sm_free(void *p)
 {
     uintptr_t a = (uintptr_t)p;
-    if (sm_unlikely(!sm_arena_map_contains(a))) {
+    uintptr_t d = a - sm_g_arena_map.base;
+    if (sm_unlikely(d >= sm_g_arena_map.size)) {
         sm_free_foreign(p);
         return;
     }
-    size_t cls = sm_free_class_of(a, "free");
+    size_t cls = sm_g_arena_map.pool_cls[d >> SM_POOL_SHIFT];
+    if (sm_unlikely(!sm_arena_map_is_block_start(a, (unsigned)cls))) {
+        sm_free_not_block_start(p, "free");
+        return;
+    }
     sm_track_free(p);
     sm_heap_free(cls, p);
 }

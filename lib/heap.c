@@ -7,31 +7,25 @@
 #include <stdbool.h>
 
 #include "arena.h"
+#include "arena_map.h"
 #include "debug.h"
 #include "error.h"
+#include "fallback.h"
 #include "heap.h"
 #include "init.h"
 #include "lock.h"
 #include "options.h"
-#include "os.h"
 #include "pool.h"
 #include "size_class.h"
 #include "transfer.h"
 
-sm_tls sm_heap_t *sm_heap_current = &sm_heap_empty;
-sm_heap_t sm_heap_empty;      /* head NULL, room 0 everywhere: never written */
-sm_heap_t sm_heap_dead;       /* same shape, for threads past their exit */
-
-#define HEAP_CHUNK_SIZE (64 * 1024)
+sm_tls sm_heap_t sm_heap;
 
 static struct {
     sm_lock_t lock;           /* guards everything below */
     sm_heap_t *live;          /* heaps of running threads */
-    sm_heap_t *retired;       /* heaps of exited threads, for reuse */
-    char *chunk;              /* bump region for new heaps */
-    size_t chunk_left;
     size_t retired_fallback_calls, retired_fallback_bytes;
-    unsigned nassigned;       /* heaps created so far, for shard assignment */
+    unsigned nassigned;       /* heaps attached so far, for shard assignment */
     pthread_key_t key;        /* runs heap_thread_exit */
     bool key_ok;
 } heaps = {.lock = SM_LOCK_INITIALIZER};
@@ -67,41 +61,25 @@ static void live_unlink(sm_heap_t *h)
         h->next->prev = h->prev;
 }
 
-/* A heap with empty bins, registered as live; NULL when out of memory. */
-static sm_heap_t *heap_new(void)
+/* Bins empty with their full capacity, and registered as live. */
+static void heap_start(sm_heap_t *h)
 {
+    for (unsigned cls = 1; cls <= SM_NCLASSES; cls++) {
+        h->head[cls] = NULL;
+        h->room[cls] = (int8_t)bin_capacity(cls);
+    }
+    h->fallback_calls = h->fallback_bytes = 0;
     sm_lock(&heaps.lock);
-    sm_heap_t *h = heaps.retired;
-    if (h != NULL) {
-        heaps.retired = h->next;
-    } else {
-        if (heaps.chunk_left < sizeof(sm_heap_t)) {
-            heaps.chunk = sm_os_map(HEAP_CHUNK_SIZE);
-            heaps.chunk_left = heaps.chunk ? HEAP_CHUNK_SIZE : 0;
-        }
-        if (heaps.chunk_left >= sizeof(sm_heap_t)) {
-            h = (sm_heap_t *)heaps.chunk;
-            heaps.chunk += sizeof(sm_heap_t);
-            heaps.chunk_left -= sizeof(sm_heap_t);
-        }
-    }
-    if (h != NULL) {
-        for (unsigned cls = 0; cls < SM_NCLASSES; cls++) {
-            h->head[cls] = NULL;
-            h->room[cls] = bin_capacity(cls);
-        }
-        h->fallback_calls = h->fallback_bytes = 0;
-        /* Round-robin over the shards; the first heap (usually the main
-         * thread's) gets shard 0. */
-        h->shard = heaps.nassigned++ % SM_SHARDS;
-        h->prev = NULL;
-        h->next = heaps.live;
-        if (h->next)
-            h->next->prev = h;
-        heaps.live = h;
-    }
+    /* Round-robin over the shards; the first heap (usually the main
+     * thread's) gets shard 0. */
+    h->shard = heaps.nassigned++ % SM_SHARDS;
+    h->prev = NULL;
+    h->next = heaps.live;
+    if (h->next)
+        h->next->prev = h;
+    heaps.live = h;
+    h->state = SM_HEAP_LIVE;
     sm_unlock(&heaps.lock);
-    return h;
 }
 
 /* Give every cached block back to the pools; the bins end empty. Each chain
@@ -113,23 +91,28 @@ static sm_heap_t *heap_new(void)
  * free(): invalid pointer, 1 fork in 600). */
 static void heap_flush_all(sm_heap_t *h)
 {
-    for (unsigned cls = 0; cls < SM_NCLASSES; cls++) {
+    for (unsigned cls = 1; cls <= SM_NCLASSES; cls++) {
         sm_block_t *chain = h->head[cls];
         h->head[cls] = NULL;
-        h->room[cls] = bin_capacity(cls);
+        h->room[cls] = (int8_t)bin_capacity(cls);
         if (chain != NULL)
             sm_pool_free_batch(cls, chain, "free");
     }
 }
 
+/* Off the live list, bins zeroed: every later call takes the slow path,
+ * which sends it to the pools. */
 static void heap_retire(sm_heap_t *h)
 {
     sm_lock(&heaps.lock);
     live_unlink(h);
     heaps.retired_fallback_calls += h->fallback_calls;
     heaps.retired_fallback_bytes += h->fallback_bytes;
-    h->next = heaps.retired;
-    heaps.retired = h;
+    for (unsigned cls = 1; cls <= SM_NCLASSES; cls++) {
+        h->head[cls] = NULL;
+        h->room[cls] = 0;
+    }
+    h->state = SM_HEAP_DEAD;
     sm_unlock(&heaps.lock);
 }
 
@@ -137,7 +120,7 @@ static void heap_retire(sm_heap_t *h)
 static void transfer_drain(const char *func)
 {
     for (unsigned shard = 0; shard < SM_SHARDS; shard++) {
-        for (unsigned cls = 0; cls < SM_NCLASSES; cls++) {
+        for (unsigned cls = 1; cls <= SM_NCLASSES; cls++) {
             sm_block_t *batch;
             while ((batch = sm_transfer_take(shard, cls)) != NULL)
                 sm_pool_free_batch(cls, batch, func);
@@ -150,7 +133,6 @@ static void transfer_drain(const char *func)
 static void heap_thread_exit(void *arg)
 {
     sm_heap_t *h = arg;
-    sm_heap_current = &sm_heap_dead;
     heap_flush_all(h);
     heap_retire(h);
     /* Batches parked in the transfer cache would otherwise pin their pools,
@@ -172,16 +154,13 @@ sm_heap_t *sm_heap_attach(void)
 {
     sm_init_process();
     /* Start-up may have allocated, and so attached this thread already. */
-    if (sm_heap_current != &sm_heap_empty)
-        return sm_heap_current == &sm_heap_dead ? NULL : sm_heap_current;
-    sm_heap_t *h = heap_new();
-    if (h == NULL)
-        return NULL;
-    /* Publish before pthread_setspecific, which may itself call malloc. */
-    sm_heap_current = h;
+    if (sm_heap.state != SM_HEAP_NEW)
+        return sm_heap.state == SM_HEAP_LIVE ? &sm_heap : NULL;
+    heap_start(&sm_heap);
+    /* Live before pthread_setspecific, which may itself call malloc. */
     if (heaps.key_ok)
-        pthread_setspecific(heaps.key, h);
-    return h;
+        pthread_setspecific(heaps.key, &sm_heap);
+    return &sm_heap;
 }
 
 static void *alloc_direct(unsigned cls)
@@ -194,10 +173,22 @@ static void *alloc_direct(unsigned cls)
     return b;
 }
 
-void *sm_heap_alloc_slow(size_t n, sm_heap_t *h, unsigned cls)
+/* The pools have no block and no arena can be mapped: out of memory, or
+ * the arena space has no slot left (arena_map.h), when the system malloc
+ * serves the request, a whole class size so that calloc may clear it. */
+static void *alloc_when_no_arena(unsigned cls)
 {
-    if (h == &sm_heap_empty || h == &sm_heap_dead)
-        h = sm_heap_get(); /* initialises the process on the first call */
+    if (!sm_arena_map_full()) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return sm_fallback_malloc(sm_class_size(cls));
+}
+
+void *sm_heap_alloc_slow(size_t n, size_t cls_index)
+{
+    unsigned cls = (unsigned)cls_index;
+    sm_heap_t *h = sm_heap_get(); /* initialises the process on the first call */
     if (sm_unlikely(sm_opt.debug))
         return sm_debug_malloc(n, cls);
     if (h == NULL) {
@@ -214,11 +205,9 @@ void *sm_heap_alloc_slow(size_t n, sm_heap_t *h, unsigned cls)
         b = sm_transfer_take(h->shard, cls);
         if (b == NULL)
             got = sm_pool_alloc_batch(h->shard, cls, got, &b);
-        if (got == 0) {
-            errno = ENOMEM;
-            return NULL;
-        }
-        h->room[cls] -= got;
+        if (got == 0)
+            return alloc_when_no_arena(cls);
+        h->room[cls] = (int8_t)(h->room[cls] - (int)got);
     }
     sm_secure_slot_t live = sm_secure_check_block(b, cls);
     h->head[cls] = sm_freelist_next(b);
@@ -238,7 +227,7 @@ static void bin_flush_half(sm_heap_t *h, unsigned cls)
     sm_block_t *older = sm_freelist_next(last);
     sm_assert(older != NULL);
     sm_freelist_set_next(last, NULL);
-    h->room[cls] = bin_capacity(cls) - keep;
+    h->room[cls] = (int8_t)(bin_capacity(cls) - keep);
     /* Park it with the shard its blocks came from (judged by the first):
      * in a producer/consumer pair that is where the producer refills. */
     unsigned home = sm_arena_of((uintptr_t)older)->shard;
@@ -246,8 +235,11 @@ static void bin_flush_half(sm_heap_t *h, unsigned cls)
         sm_pool_free_batch(cls, older, "free");
 }
 
-void sm_heap_free_slow(sm_heap_t *h, unsigned cls, sm_block_t *b)
+void sm_heap_free_slow(size_t cls_index, sm_block_t *b)
 {
+    unsigned cls = (unsigned)cls_index;
+    sm_heap_t *h = &sm_heap;
+    h->room[cls]++; /* the fast path's decrement */
     if (sm_unlikely(sm_opt.debug)) {
         sm_debug_free(b, "free");
         return;
@@ -255,7 +247,7 @@ void sm_heap_free_slow(sm_heap_t *h, unsigned cls, sm_block_t *b)
     if (h->head[cls] == b)
         sm_fatal("free", b, "double free detected (block is at the head of the thread cache)");
     sm_secure_on_free(b, cls, "free");
-    if (h == &sm_heap_empty || h == &sm_heap_dead) {
+    if (h->state != SM_HEAP_LIVE) {
         h = sm_heap_get();
         if (h == NULL) {
             sm_freelist_set_next(b, NULL);
@@ -272,9 +264,8 @@ void sm_heap_free_slow(sm_heap_t *h, unsigned cls, sm_block_t *b)
 
 void sm_heap_collect(void)
 {
-    sm_heap_t *h = sm_heap_current;
-    if (h != &sm_heap_empty && h != &sm_heap_dead)
-        heap_flush_all(h);
+    if (sm_heap.state == SM_HEAP_LIVE)
+        heap_flush_all(&sm_heap);
     transfer_drain("smalloc_collect");
     sm_arena_release_all(); /* and the pages of every free pool (arena.h) */
 }
@@ -284,7 +275,7 @@ size_t sm_heap_cached_blocks(unsigned cls)
     size_t n = sm_transfer_parked_blocks(cls, batch_blocks(cls));
     sm_lock(&heaps.lock);
     for (sm_heap_t *h = heaps.live; h != NULL; h = h->next)
-        n += bin_capacity(cls) - __atomic_load_n(&h->room[cls], __ATOMIC_RELAXED);
+        n += bin_capacity(cls) - (unsigned)__atomic_load_n(&h->room[cls], __ATOMIC_RELAXED);
     sm_unlock(&heaps.lock);
     return n;
 }
@@ -317,7 +308,7 @@ void sm_heap_fork_parent(void)
 void sm_heap_fork_child(void)
 {
     sm_lock_reinit(&heaps.lock);
-    sm_heap_t *self = sm_heap_current;
+    sm_heap_t *self = &sm_heap;
     sm_heap_t *h = heaps.live;
     while (h != NULL) {
         sm_heap_t *next = h->next;

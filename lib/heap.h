@@ -15,7 +15,7 @@
  * a bin of blocks (a batch) from the transfer cache (transfer.h) or the
  * class's pools; when a bin is full (room == 0), free parks its older half
  * in the transfer cache or returns it to the pools. A bin holds
- * at most SM_BIN_BYTES of blocks (between 16 and 512 blocks), so a thread
+ * at most SM_BIN_BYTES of blocks (between 16 and 126 blocks), so a thread
  * never caches more than 64 * 8 KiB.
  *
  * Why this design rather than per-thread pools with remote frees
@@ -25,12 +25,17 @@
  * pool/arena policy under a lock, which is what keeps memory low. The cost
  * is one lock per half bin on the slow path.
  *
- * A thread starts with sm_heap_current pointing at sm_heap_empty, a static
- * heap whose bins are all empty and full (head NULL, room 0): its first
- * malloc and first free land in the slow path, which creates the thread's
- * heap. On thread exit the heap is flushed and the thread points at
- * sm_heap_dead, which sends every later call (from other TLS destructors)
- * straight to the pools.
+ * Each thread's heap is a thread-local variable (initial-exec TLS), so
+ * the fast paths reach a bin with one load of the TLS offset. A thread
+ * starts with its heap zeroed (state SM_HEAP_NEW): every bin empty and full
+ * (head NULL, room 0), so its first malloc and first free land in the slow
+ * path, which attaches the heap. On thread exit the heap is flushed and
+ * becomes SM_HEAP_DEAD, bins zeroed again, which sends every later call
+ * (from other TLS destructors) straight to the pools.
+ *
+ * The TLS costs about 700 bytes per thread, all in the static TLS block
+ * (as jemalloc's does): libsmalloc is meant to be linked or preloaded;
+ * loaded with dlopen() it may find too little static TLS left.
  */
 #ifndef SM_HEAP_H
 #define SM_HEAP_H
@@ -43,78 +48,74 @@
 #include "freelist.h"
 #include "secure.h"
 
+enum sm_heap_state { SM_HEAP_NEW = 0, SM_HEAP_LIVE, SM_HEAP_DEAD };
+
 /* A bin is head[cls] and room[cls]: two arrays rather than an array of
- * pairs, so that both are reached with a scaled index (cls * 8, cls * 4) and
- * the fast path needs no multiply-and-add to find its bin. */
+ * pairs, so that both are reached with a scaled index and the fast path
+ * needs no multiply-and-add to find its bin. room is a signed byte: free
+ * decrements it and tests the sign in one instruction pair (subb; js), and
+ * bins hold at most SM_BIN_MAX_BLOCKS (126) blocks. */
 typedef struct sm_heap {
-    sm_block_t *head[SM_NCLASSES]; /* free blocks of each class, LIFO */
-    uint32_t room[SM_NCLASSES];    /* blocks that may still be pushed: capacity - cached */
-    struct sm_heap *next, *prev; /* registry of live heaps, or retired list */
-    unsigned shard;              /* central shard its refills come from */
-    size_t fallback_calls;       /* requests sent to the system malloc */
+    sm_block_t *head[SM_NCLASSES + 1]; /* free blocks of each class, LIFO */
+    int8_t room[SM_NCLASSES + 1];      /* blocks that may still be pushed: capacity - cached */
+    uint8_t state;                     /* enum sm_heap_state */
+    unsigned shard;                    /* central shard its refills come from */
+    size_t fallback_calls;             /* requests sent to the system malloc */
     size_t fallback_bytes;
+    struct sm_heap *next, *prev;       /* registry of live heaps (heap.c) */
 } sm_heap_t;
 
-extern sm_hidden sm_tls sm_heap_t *sm_heap_current;
-extern sm_hidden sm_heap_t sm_heap_empty;
-extern sm_hidden sm_heap_t sm_heap_dead;
+/* The calling thread's heap. */
+extern sm_hidden sm_tls sm_heap_t sm_heap;
 
 /* Slow paths of sm_heap_alloc/sm_heap_free. alloc: a block of class cls,
- * or NULL with errno = ENOMEM. free: aborts on a double free seen at the
- * bin head; func names the public function for the message.
+ * or NULL with errno = ENOMEM. free: entered with room[cls] already
+ * decremented; aborts on a double free seen at the bin head.
  *
  * Runtime debug mode (SMALLOC_DEBUG=1, debug.h) lives here, not on the fast
  * path: its heaps have bins of capacity 0 (head NULL, room 0), so every
  * malloc and free of a small block lands in these functions, which hand the
  * call to the debug layer. That is why alloc takes n, the request: the
- * fast path only passes it on. n comes first because malloc(n) already has
- * it in the first argument register: with (h, cls, n) GCC 12 spent one more
- * instruction on malloc's fast path (objdump of malloc: 16 instructions up
- * to and including the ret now). */
-sm_hidden void *sm_heap_alloc_slow(size_t n, sm_heap_t *h, unsigned cls) sm_noinline sm_cold;
-sm_hidden void sm_heap_free_slow(sm_heap_t *h, unsigned cls, sm_block_t *b) sm_noinline;
+ * fast path only passes it on (first, where malloc(n) already has it). */
+sm_hidden void *sm_heap_alloc_slow(size_t n, size_t cls) sm_noinline sm_cold;
+sm_hidden void sm_heap_free_slow(size_t cls, sm_block_t *b) sm_noinline;
 
 /* A block of class cls for a request of n bytes (n only for debug mode). */
 static sm_always_inline void *sm_heap_alloc(size_t cls, size_t n)
 {
-    sm_heap_t *h = sm_heap_current;
-    sm_block_t *b = h->head[cls];
+    sm_block_t *b = sm_heap.head[cls];
     if (sm_unlikely(b == NULL))
-        return sm_heap_alloc_slow(n, h, (unsigned)cls);
+        return sm_heap_alloc_slow(n, cls);
     sm_secure_slot_t live = sm_secure_check_block(b, cls); /* hardened build (secure.h) */
-    h->head[cls] = sm_freelist_next(b);
-    h->room[cls]++;
+    sm_heap.head[cls] = sm_freelist_next(b);
+    sm_heap.room[cls]++;
     sm_secure_mark_live(live, b);
     return b;
 }
 
 static sm_always_inline void sm_heap_free(size_t cls, sm_block_t *b)
 {
-    sm_heap_t *h = sm_heap_current;
-    sm_block_t *head = h->head[cls];
-    if (sm_unlikely(h->room[cls] == 0) || sm_unlikely(head == b)) {
-        sm_heap_free_slow(h, (unsigned)cls, b);
+    if (sm_unlikely(--sm_heap.room[cls] < 0) || sm_unlikely(sm_heap.head[cls] == b)) {
+        sm_heap_free_slow(cls, b);
         return;
     }
     sm_secure_on_free(b, cls, "free");
-    h->room[cls]--;
-    sm_freelist_set_next(b, head);
-    h->head[cls] = b;
+    sm_freelist_set_next(b, sm_heap.head[cls]);
+    sm_heap.head[cls] = b;
 }
 
-/* Create the calling thread's heap (its first call); NULL when none can be
- * made. Called by sm_heap_get only. */
+/* Attach the calling thread's heap (its first call); NULL when the
+ * thread has exited. Called by sm_heap_get only. */
 sm_hidden sm_heap_t *sm_heap_attach(void) sm_noinline;
 
-/* The calling thread's heap, created if needed; NULL when the thread has
- * exited or no memory is left for a heap. Inline because the fallback
- * counts every call above 512 bytes in it. */
+/* The calling thread's heap, attached if needed; NULL when the thread has
+ * exited. Inline because the fallback counts every call above 512 bytes in
+ * it. */
 static sm_always_inline sm_heap_t *sm_heap_get(void)
 {
-    sm_heap_t *h = sm_heap_current;
-    if (sm_unlikely(h == &sm_heap_empty))
+    if (sm_unlikely(sm_heap.state != SM_HEAP_LIVE))
         return sm_heap_attach();
-    return h == &sm_heap_dead ? NULL : h;
+    return &sm_heap;
 }
 
 /* Give the calling thread's cached blocks and every parked batch back to

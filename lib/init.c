@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "arena.h"
+#include "arena_map.h"
 #include "error.h"
 #include "heap.h"
 #include "init.h"
@@ -79,8 +80,8 @@ char **sm_init_environ(void)
 
 static void init_run(void)
 {
-    sm_size_class_init();
     sm_options_init();
+    sm_arena_map_init(sm_opt.debug);
     sm_stats_init();
     if (sm_opt.alignment == 8)
         memcpy(sm_size_class_abi, sm_size_class_api, sizeof sm_size_class_abi);

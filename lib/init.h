@@ -5,12 +5,18 @@
  * start-up happens on the first slow path (heap.c), runs once, and
  * allocates nothing:
  *
- *   NONE --first slow path--> RUNNING --tables, options, key--> DONE
+ *   NONE --first slow path--> RUNNING --options, arena space, key--> DONE
  *
  * Other threads arriving during RUNNING wait; the initialising thread
- * re-entering (a libc call that allocates) goes through, since the size
- * tables are filled first. pthread_atfork is registered after DONE: it may
- * allocate. libsmalloc's own constructor runs start-up too, so that a
+ * re-entering (a libc call that allocates) goes through, since the arena
+ * space (arena_map.h) is picked right after the options, which allocate
+ * nothing. pthread_atfork is registered after DONE: it may allocate.
+ *
+ * The arena space's base and size are written here, once, and read by
+ * every free without a lock: start-up runs before any second thread can
+ * call libsmalloc (from the first allocation, which precedes
+ * pthread_create, or from the load-time constructor, which precedes main
+ * and any dlopen() returning). libsmalloc's own constructor runs start-up too, so that a
  * program that never allocates still gets SMALLOC_VERBOSE and
  * SMALLOC_STATS.
  *

@@ -11,13 +11,23 @@
 
 #include "compiler.h"
 
-/* Map size bytes of zeroed read-write memory aligned to align.
- * pre: size and align are multiples of the page size, align a power of two.
- * Returns NULL when the kernel refuses (out of memory, RLIMIT_AS). */
-sm_hidden void *sm_os_map_aligned(size_t size, size_t align);
-
 /* Map size bytes of zeroed memory anywhere; NULL on failure. */
 sm_hidden void *sm_os_map(size_t size);
+
+/* Map size bytes of zeroed read-write memory exactly at addr, never over
+ * an existing mapping (MAP_FIXED_NOREPLACE). Returns 0, EEXIST when some
+ * of the range is mapped already, or ENOMEM (out of memory, RLIMIT_AS).
+ * pre: addr and size page aligned. */
+sm_hidden int sm_os_map_at(void *addr, size_t size);
+
+/* Is [addr, addr + size) unmapped? 1 yes, 0 no, -1 the kernel would not
+ * say (a probe mapping was refused, e.g. under RLIMIT_AS). Maps nothing
+ * that stays. */
+sm_hidden int sm_os_range_is_free(void *addr, size_t size);
+
+/* An address where size bytes are unmapped now, as the kernel would place
+ * them; 0 when it finds none. Maps nothing that stays. */
+sm_hidden uintptr_t sm_os_find_range(size_t size);
 
 /* Give back a mapping made by sm_os_map*; pre: p and size page aligned. */
 sm_hidden void sm_os_unmap(void *p, size_t size);

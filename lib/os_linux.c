@@ -35,9 +35,9 @@ static int test_refuses_map(void)
 }
 #endif
 
-static void *map_anywhere(size_t size, void *hint)
+static void *map_anywhere(size_t size)
 {
-    void *p = mmap(hint, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     return p == MAP_FAILED ? NULL : p;
 }
 
@@ -62,62 +62,51 @@ static void *map_exactly(void *addr, size_t size)
 void *sm_os_map(size_t size)
 {
     int saved = errno;
-    void *p = test_refuses_map() ? NULL : map_anywhere(size, NULL);
+    void *p = test_refuses_map() ? NULL : map_anywhere(size);
     errno = saved;
     return p;
 }
 
-/* Where the next aligned mapping is tried first: just below the last one
- * made. Shared by all shards without a lock; a stale value costs one failed
- * mmap. */
-static uintptr_t next_aligned_hint;
-
-/* Three tries, cheapest first (strace of a program mapping arenas one after
- * another: a plain mmap often lands in an unaligned hole between shared
- * libraries, and over-mapping then costs 4 syscalls per arena):
- *   1. exactly below the previous aligned mapping (1 syscall, mostly);
- *   2. a plain mapping, if the kernel happens to align it, else exactly at
- *      the aligned address below it (new mappings go downwards);
- *   3. over-map by align and trim both ends.
- * 1 and 2 need no more address space than size, which matters under
- * RLIMIT_AS. */
-static void *map_aligned(size_t size, size_t align)
-{
-    uintptr_t mask = ~(uintptr_t)(align - 1);
-    uintptr_t hint = __atomic_load_n(&next_aligned_hint, __ATOMIC_RELAXED);
-    void *p = NULL;
-    if (hint != 0 && (p = map_exactly((void *)hint, size)) != NULL)
-        return p;
-    p = map_anywhere(size, NULL);
-    if (p == NULL)
-        return NULL;
-    if (((uintptr_t)p & ~mask) == 0)
-        return p;
-    munmap(p, size);
-    void *q = map_exactly((void *)((uintptr_t)p & mask), size);
-    if (q != NULL)
-        return q;
-    char *over = map_anywhere(size + align, NULL);
-    if (over == NULL)
-        return NULL;
-    uintptr_t start = ((uintptr_t)over + align - 1) & mask;
-    size_t head = start - (uintptr_t)over;
-    size_t tail = align - head;
-    if (head != 0)
-        munmap(over, head);
-    if (tail != 0)
-        munmap((char *)start + size, tail);
-    return (void *)start;
-}
-
-void *sm_os_map_aligned(size_t size, size_t align)
+int sm_os_map_at(void *addr, size_t size)
 {
     int saved = errno;
-    void *p = test_refuses_map() ? NULL : map_aligned(size, align);
-    if (p != NULL && (uintptr_t)p >= size)
-        __atomic_store_n(&next_aligned_hint, (uintptr_t)p - size, __ATOMIC_RELAXED);
+    int err = 0;
+    if (test_refuses_map())
+        err = ENOMEM;
+    else if (map_exactly(addr, size) == NULL)
+        err = errno == ENOMEM ? ENOMEM : EEXIST;
     errno = saved;
-    return p;
+    return err;
+}
+
+/* PROT_NONE and MAP_NORESERVE: a probe that costs no memory. */
+static void *probe(void *hint, size_t size, int flags)
+{
+    return mmap(hint, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | flags, -1, 0);
+}
+
+int sm_os_range_is_free(void *addr, size_t size)
+{
+    int saved = errno;
+    void *p = probe(addr, size, MAP_FIXED_NOREPLACE);
+    int answer = p == addr ? 1 : p == MAP_FAILED && errno != EEXIST ? -1 : 0;
+    if (p != MAP_FAILED)
+        munmap(p, size);
+    errno = saved;
+    return answer;
+}
+
+uintptr_t sm_os_find_range(size_t size)
+{
+    int saved = errno;
+    void *p = probe(NULL, size, 0);
+    uintptr_t found = 0;
+    if (p != MAP_FAILED) {
+        found = (uintptr_t)p;
+        munmap(p, size);
+    }
+    errno = saved;
+    return found;
 }
 
 void sm_os_unmap(void *p, size_t size)

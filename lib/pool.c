@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "arena.h"
+#include "arena_map.h"
 #include "error.h"
 #include "options.h"
 #include "pool.h"
@@ -13,8 +14,8 @@
 #include "stats.h"
 #include "track.h"
 
-sm_central_t sm_g_central[SM_SHARDS][SM_NCLASSES] = {
-    [0 ... SM_SHARDS - 1] = {[0 ... SM_NCLASSES - 1] = {.lock = SM_LOCK_INITIALIZER, .used = NULL}},
+sm_central_t sm_g_central[SM_SHARDS][SM_NCLASSES + 1] = {
+    [0 ... SM_SHARDS - 1] = {[0 ... SM_NCLASSES] = {.lock = SM_LOCK_INITIALIZER, .used = NULL}},
 };
 
 static void used_link_front(sm_central_t *c, sm_pool_t *pool)
@@ -51,7 +52,7 @@ static void pool_set_freeblock(sm_pool_t *pool, const sm_block_t *b)
 
 static unsigned pool_limit(unsigned cls)
 {
-    return (unsigned)sm_class_info[cls].nblocks * (unsigned)sm_class_size(cls);
+    return sm_class_nblocks(cls) * (unsigned)sm_class_size(cls);
 }
 
 /* Hardened build: every block of a new pool goes on its free list at
@@ -60,12 +61,13 @@ static void pool_carve_random(sm_pool_t *pool, unsigned cls)
 {
     size_t size = sm_class_size(cls);
     char *base = sm_pool_base(pool);
+    unsigned nblocks = sm_class_nblocks(cls);
     uint16_t order[SM_POOL_SIZE / SM_QUANTUM];
-    for (unsigned j = 0; j < pool->nblocks; j++)
+    for (unsigned j = 0; j < nblocks; j++)
         order[j] = (uint16_t)j;
-    sm_secure_shuffle(order, pool->nblocks);
+    sm_secure_shuffle(order, nblocks);
     sm_block_t *next = NULL;
-    for (unsigned j = pool->nblocks; j-- > 0;) {
+    for (unsigned j = nblocks; j-- > 0;) {
         sm_block_t *b = (sm_block_t *)(base + order[j] * size);
         sm_freelist_set_next(b, next);
         next = b;
@@ -79,7 +81,7 @@ static void pool_carve_random(sm_pool_t *pool, unsigned cls)
 static int pool_link_ok(const sm_pool_t *pool, const sm_block_t *next)
 {
     uintptr_t a = (uintptr_t)next;
-    return next == NULL || (sm_pool_of(a) == pool && sm_pool_is_block_start(pool, a) &&
+    return next == NULL || (sm_pool_of(a) == pool && sm_arena_map_is_block_start(a, pool->cls) &&
                             (a & (SM_POOL_SIZE - 1)) < pool->nextoffset);
 }
 
@@ -100,18 +102,12 @@ static sm_pool_t *used_pool(sm_central_t *c, unsigned shard, unsigned cls)
         sm_stats_arena_event(mapped, true);
     if (pool == NULL)
         return NULL;
-    const sm_class_info_t *ci = &sm_class_info[cls];
     sm_track_unused(sm_pool_base(pool), SM_POOL_SIZE);
     pool->freeblock = SM_POOL_NO_BLOCK;
     pool->nused = 0;
     pool->nextoffset = 0;
-    /* Debug mode (debug.h): inverse 0 makes every offset pass the free fast
-     * path's block-start test, so a debug pointer (a block start + 64)
-     * reaches the heap slow path, where the debug layer checks it. */
-    pool->inverse = sm_opt.debug ? 0 : ci->inverse;
-    pool->shift = ci->shift;
-    pool->nblocks = ci->nblocks;
     pool->cls = (uint8_t)cls;
+    sm_arena_map_set_class(sm_pool_base(pool), cls); /* frees into it pass from now on */
     if (SM_SECURE)
         pool_carve_random(pool, cls);
     used_link_front(c, pool);
@@ -123,6 +119,7 @@ unsigned sm_pool_alloc_batch(unsigned shard, unsigned cls, unsigned want, sm_blo
     sm_central_t *c = &sm_g_central[shard][cls];
     size_t size = sm_class_size(cls);
     unsigned limit = pool_limit(cls);
+    unsigned nblocks = sm_class_nblocks(cls);
     sm_block_t *head = NULL;
     unsigned got = 0;
 
@@ -150,7 +147,7 @@ unsigned sm_pool_alloc_batch(unsigned shard, unsigned cls, unsigned want, sm_blo
             head = b;
             got++;
         }
-        if (pool->nused == pool->nblocks)
+        if (pool->nused == nblocks)
             used_unlink(c, pool); /* used -> full */
         sm_assert_expensive(sm_pool_check(pool));
     }
@@ -169,7 +166,7 @@ static sm_arena_t *pool_free_one(sm_central_t *c, unsigned cls, sm_block_t *b, c
     sm_block_t *first = pool_freeblock(pool);
     if (sm_unlikely(first == b || pool->nused == 0))
         sm_fatal(func, b, "double free detected");
-    if (pool->nused == pool->nblocks)
+    if (pool->nused == sm_class_nblocks(cls))
         used_link_front(c, pool); /* full -> used */
     sm_freelist_set_next(b, first);
     pool_set_freeblock(pool, b);
@@ -227,7 +224,7 @@ int sm_pool_check(const sm_pool_t *pool)
         uintptr_t offset = (uintptr_t)b & (SM_POOL_SIZE - 1);
         if (sm_pool_of((uintptr_t)b) != pool || offset % size != 0 || offset >= pool->nextoffset)
             return 0;
-        if (++nfree > pool->nblocks)
+        if (++nfree > sm_class_nblocks(cls))
             return 0;
     }
     return nfree + pool->nused == pool->nextoffset / size;
@@ -236,20 +233,20 @@ int sm_pool_check(const sm_pool_t *pool)
 void sm_pool_lock_all(void)
 {
     for (unsigned shard = 0; shard < SM_SHARDS; shard++)
-        for (unsigned cls = 0; cls < SM_NCLASSES; cls++)
+        for (unsigned cls = 1; cls <= SM_NCLASSES; cls++)
             sm_lock(&sm_g_central[shard][cls].lock);
 }
 
 void sm_pool_unlock_all(void)
 {
     for (unsigned shard = SM_SHARDS; shard-- > 0;)
-        for (unsigned cls = SM_NCLASSES; cls-- > 0;)
+        for (unsigned cls = SM_NCLASSES; cls >= 1; cls--)
             sm_unlock(&sm_g_central[shard][cls].lock);
 }
 
 void sm_pool_fork_child(void)
 {
     for (unsigned shard = 0; shard < SM_SHARDS; shard++)
-        for (unsigned cls = 0; cls < SM_NCLASSES; cls++)
+        for (unsigned cls = 1; cls <= SM_NCLASSES; cls++)
             sm_lock_reinit(&sm_g_central[shard][cls].lock);
 }

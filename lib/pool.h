@@ -43,36 +43,14 @@
 
 typedef struct sm_pool {
     struct sm_pool *next, *prev; /* used: class list; empty: arena's free pools */
-    /* The free fast path's block-start test (size_class.h), copied from
-     * sm_class_info when the pool takes a class so it needs no other load.
-     * nblocks is 0 while the pool serves no class: every pointer fails,
-     * and arena.c keeps the pool's release stamp in inverse meanwhile. */
-    uint32_t inverse;
-    uint32_t nblocks;
+    uint32_t epoch;              /* empty and dirty: the release round it was given back in (arena.c) */
     uint16_t freeblock;          /* offset of the first returned block, or SM_POOL_NO_BLOCK */
     uint16_t nused;              /* blocks handed out */
     uint16_t nextoffset;         /* offset of the first never-carved block */
-    uint8_t shift;
     uint8_t cls;                 /* class served, SM_CLASS_NONE when empty */
 } sm_pool_t;
 
 #define SM_POOL_NO_BLOCK 0xffff
-
-/* The index of the block that starts at address a inside this pool, or a
- * number >= pool->nblocks when no block starts there (exact division by
- * multiplication: a multiple of the class size maps to its quotient, any
- * other offset far above). */
-static inline uint32_t sm_pool_block_index(const sm_pool_t *pool, uintptr_t a)
-{
-    uint32_t offset = (uint32_t)(a & (SM_POOL_SIZE - 1));
-    return sm_rotr32(offset * pool->inverse, pool->shift);
-}
-
-/* Is address a, inside this pool, the start of one of its blocks? */
-static inline int sm_pool_is_block_start(const sm_pool_t *pool, uintptr_t a)
-{
-    return sm_pool_block_index(pool, a) < pool->nblocks;
-}
 
 _Static_assert(sizeof(sm_pool_t) == 32, "pool descriptors are 32 bytes");
 
@@ -81,7 +59,7 @@ typedef struct sm_central {
     sm_pool_t *used; /* pools of this class with a free block */
 } sm_cacheline_aligned sm_central_t;
 
-extern sm_hidden sm_central_t sm_g_central[SM_SHARDS][SM_NCLASSES];
+extern sm_hidden sm_central_t sm_g_central[SM_SHARDS][SM_NCLASSES + 1];
 
 /* Hand out up to want blocks of class cls from the shard's pools, linked
  * through their first word into *chain. Returns how many (0: out of

@@ -53,12 +53,9 @@ sm_hidden void sm_secure_fail(const char *func, const void *p, const char *what)
  * (outside the arenas, not a block start, another class). */
 static sm_always_inline _Atomic uint64_t *sm_secure_live_word(uintptr_t a, size_t cls, uint64_t *bit)
 {
-    if (sm_unlikely(!sm_arena_map_contains(a)))
+    if (sm_unlikely(sm_arena_map_class(a) != cls || !sm_arena_map_is_block_start(a, cls)))
         return NULL;
-    const sm_pool_t *pool = sm_pool_of(a);
-    uint32_t j = sm_pool_block_index(pool, a);
-    if (sm_unlikely(j >= pool->nblocks || pool->cls != cls))
-        return NULL;
+    uint32_t j = sm_arena_map_block_index(a, (unsigned)cls);
     *bit = (uint64_t)1 << (j % 64);
     size_t idx = (a >> SM_POOL_SHIFT) & (SM_POOLS_PER_ARENA - 1);
     return &sm_arena_of(a)->live[idx][j / 64];

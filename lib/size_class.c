@@ -1,46 +1,37 @@
 /*
- * The two request-to-class tables, indexed by (n + 7) / 8 for n in 0..512.
- * See size_class.h for the policy; both tables are checked entry by entry
+ * The two request-to-class tables, indexed by n for n in 0..512. See
+ * size_class.h for the policy; both tables are checked entry by entry
  * against the rule by tests/unit/test_size_class.c.
  */
 #include "size_class.h"
 
-/* smalloc_* API: the card's 8-byte classes; malloc(0) takes class 0. */
+/* Class cls holds the requests from (cls - 1) * 8 + 1 to cls * 8 bytes. */
+#define API(cls) [((cls) - 1) * SM_QUANTUM + 1 ... (cls) * SM_QUANTUM] = (cls)
+/* Even class cls >= 4 (a multiple of 16 bytes) holds those from
+ * (cls - 2) * 8 + 1. */
+#define ABI(cls) [((cls) - 2) * SM_QUANTUM + 1 ... (cls) * SM_QUANTUM] = (cls)
+
+/* smalloc_* API: the card's 8-byte classes; malloc(0) takes class 1. */
 const uint8_t sm_size_class_api[SM_SIZE_TABLE_LEN] = {
-     0,  0,  1,  2,  3,  4,  5,  6,  7,  8,  9, 10, 11, 12, 13, 14,
-    15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30,
-    31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46,
-    47, 48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62,
-    63,
+    [0] = 1,
+    API(1), API(2), API(3), API(4), API(5), API(6), API(7), API(8),
+    API(9), API(10), API(11), API(12), API(13), API(14), API(15), API(16),
+    API(17), API(18), API(19), API(20), API(21), API(22), API(23), API(24),
+    API(25), API(26), API(27), API(28), API(29), API(30), API(31), API(32),
+    API(33), API(34), API(35), API(36), API(37), API(38), API(39), API(40),
+    API(41), API(42), API(43), API(44), API(45), API(46), API(47), API(48),
+    API(49), API(50), API(51), API(52), API(53), API(54), API(55), API(56),
+    API(57), API(58), API(59), API(60), API(61), API(62), API(63), API(64),
 };
 
-/* Replaced malloc family: 8-byte class up to 8 bytes, then only classes that
- * are multiples of 16. Writable: SMALLOC_ALIGNMENT=8 copies the API table
- * over it at start-up (init.c), so the fast path keeps one constant address. */
+/* Replaced malloc family: the 8-byte class up to 8 bytes, then only classes
+ * that are multiples of 16. Writable: SMALLOC_ALIGNMENT=8 copies the API
+ * table over it at start-up (init.c), so the fast path keeps one constant
+ * address. */
 uint8_t sm_size_class_abi[SM_SIZE_TABLE_LEN] = {
-     0,  0,  1,  3,  3,  5,  5,  7,  7,  9,  9, 11, 11, 13, 13, 15,
-    15, 17, 17, 19, 19, 21, 21, 23, 23, 25, 25, 27, 27, 29, 29, 31,
-    31, 33, 33, 35, 35, 37, 37, 39, 39, 41, 41, 43, 43, 45, 45, 47,
-    47, 49, 49, 51, 51, 53, 53, 55, 55, 57, 57, 59, 59, 61, 61, 63,
-    63,
+    [0 ... SM_QUANTUM] = 1, [SM_QUANTUM + 1 ... 2 * SM_QUANTUM] = 2,
+    ABI(4), ABI(6), ABI(8), ABI(10), ABI(12), ABI(14), ABI(16),
+    ABI(18), ABI(20), ABI(22), ABI(24), ABI(26), ABI(28), ABI(30), ABI(32),
+    ABI(34), ABI(36), ABI(38), ABI(40), ABI(42), ABI(44), ABI(46), ABI(48),
+    ABI(50), ABI(52), ABI(54), ABI(56), ABI(58), ABI(60), ABI(62), ABI(64),
 };
-
-sm_class_info_t sm_class_info[SM_NCLASSES + 1];
-
-void sm_size_class_init(void)
-{
-    for (unsigned cls = 0; cls < SM_NCLASSES; cls++) {
-        uint32_t size = (uint32_t)sm_class_size(cls);
-        uint32_t shift = (uint32_t)__builtin_ctz(size);
-        uint32_t odd = size >> shift;
-        /* Newton's iteration for the inverse of odd mod 2^32: x = odd is
-         * right to 3 bits, each step doubles the correct bits. */
-        uint32_t inv = odd;
-        for (int i = 0; i < 4; i++)
-            inv *= 2u - odd * inv;
-        sm_class_info[cls].inverse = inv;
-        sm_class_info[cls].shift = (uint8_t)shift;
-        sm_class_info[cls].nblocks = (uint16_t)(SM_POOL_SIZE / size);
-    }
-    /* SM_CLASS_NONE stays all zero: nblocks 0 rejects every offset. */
-}

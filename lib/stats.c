@@ -39,7 +39,7 @@ sm_public void smalloc_stats_get(struct smalloc_stats *out)
     out->arena_size = SM_ARENA_SIZE;
     out->pool_size = SM_POOL_SIZE;
 
-    size_t nused[SM_NCLASSES] = {0};
+    size_t nused[SM_NCLASSES + 1] = {0};
     sm_pool_lock_all();
     sm_arena_lock_all();
     out->arenas_now = atomic_load_explicit(&sm_g_arena_totals.now, memory_order_relaxed);
@@ -55,7 +55,7 @@ sm_public void smalloc_stats_get(struct smalloc_stats *out)
                 const sm_pool_t *pool = &arena->pools[idx];
                 if (pool->cls == SM_CLASS_NONE)
                     continue;
-                out->classes[pool->cls].pools_in_use++;
+                out->classes[pool->cls - 1].pools_in_use++; /* public array: from 0 */
                 nused[pool->cls] += pool->nused;
             }
         }
@@ -68,10 +68,10 @@ sm_public void smalloc_stats_get(struct smalloc_stats *out)
     out->bytes_headers =
         out->arenas_now * (SM_POOLS_PER_ARENA - SM_ARENA_USABLE_POOLS) * SM_POOL_SIZE;
     out->bytes_pool_free = out->pools_free * SM_POOL_SIZE;
-    for (unsigned cls = 0; cls < SM_NCLASSES; cls++) {
-        struct smalloc_class_stats *c = &out->classes[cls];
+    for (unsigned cls = 1; cls <= SM_NCLASSES; cls++) {
+        struct smalloc_class_stats *c = &out->classes[cls - 1];
         size_t size = sm_class_size(cls);
-        size_t nblocks = sm_class_info[cls].nblocks;
+        size_t nblocks = sm_class_nblocks(cls);
         size_t cached = sm_heap_cached_blocks(cls);
         if (cached > nused[cls]) /* caches read while threads run */
             cached = nused[cls];

@@ -10,8 +10,8 @@ typedef struct transfer_slots {
     sm_block_t *batches[SM_TRANSFER_SLOTS];
 } sm_cacheline_aligned transfer_slots_t;
 
-static transfer_slots_t slots[SM_SHARDS][SM_NCLASSES] = {
-    [0 ... SM_SHARDS - 1] = {[0 ... SM_NCLASSES - 1] = {.lock = SM_LOCK_INITIALIZER}},
+static transfer_slots_t slots[SM_SHARDS][SM_NCLASSES + 1] = {
+    [0 ... SM_SHARDS - 1] = {[0 ... SM_NCLASSES] = {.lock = SM_LOCK_INITIALIZER}},
 };
 
 bool sm_transfer_put(unsigned shard, unsigned cls, sm_block_t *batch)
@@ -59,20 +59,20 @@ size_t sm_transfer_parked_blocks(unsigned cls, size_t batch_blocks)
 void sm_transfer_lock_all(void)
 {
     for (unsigned shard = 0; shard < SM_SHARDS; shard++)
-        for (unsigned cls = 0; cls < SM_NCLASSES; cls++)
+        for (unsigned cls = 1; cls <= SM_NCLASSES; cls++)
             sm_lock(&slots[shard][cls].lock);
 }
 
 void sm_transfer_unlock_all(void)
 {
     for (unsigned shard = SM_SHARDS; shard-- > 0;)
-        for (unsigned cls = SM_NCLASSES; cls-- > 0;)
+        for (unsigned cls = SM_NCLASSES; cls >= 1; cls--)
             sm_unlock(&slots[shard][cls].lock);
 }
 
 void sm_transfer_fork_child(void)
 {
     for (unsigned shard = 0; shard < SM_SHARDS; shard++)
-        for (unsigned cls = 0; cls < SM_NCLASSES; cls++)
+        for (unsigned cls = 1; cls <= SM_NCLASSES; cls++)
             sm_lock_reinit(&slots[shard][cls].lock);
 }
