@@ -114,13 +114,13 @@ Test(death, malloc_usable_size_of_an_interior_pointer_names_itself)
 }
 
 /* A pool of p's arena that serves no class (never carved, or given back):
- * its descriptor has nblocks 0, which refuses every pointer. */
+ * the arena map gives it no class, which refuses every pointer. */
 static void *pointer_into_unused_pool(void *p)
 {
     sm_arena_t *arena = sm_arena_of((uintptr_t)p);
     for (size_t idx = SM_POOLS_PER_ARENA; idx-- > SM_ARENA_HEADER_POOLS;) {
         const sm_pool_t *pool = &arena->pools[idx];
-        if (pool->cls == SM_CLASS_NONE && pool->nblocks == 0)
+        if (pool->cls == SM_CLASS_NONE)
             return (char *)arena + idx * SM_POOL_SIZE + 64;
     }
     return NULL;
@@ -200,7 +200,7 @@ Test(death, realloc_of_a_just_freed_block_names_realloc)
 static int at_pool_head(const void *b)
 {
     const sm_pool_t *pool = sm_pool_of((uintptr_t)b);
-    return pool->cls == smalloc_usable_size((void *)b) / 8 - 1 && pool->nused > 0 &&
+    return pool->cls == smalloc_usable_size((void *)b) / 8 && pool->nused > 0 &&
            pool->freeblock == ((uintptr_t)b & (SM_POOL_SIZE - 1));
 }
 

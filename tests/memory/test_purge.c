@@ -18,7 +18,7 @@
 #include "shard.h"
 #include "support.h"
 
-#define CLS 63 /* 512-byte blocks, 8 per pool */
+#define CLS 64 /* 512-byte blocks, 8 per pool */
 #define MAXARENAS 8
 
 struct pinned_arenas {

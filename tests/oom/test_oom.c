@@ -26,7 +26,10 @@
 #include <smalloc.h>
 
 #include "arena.h"
+#include "arena_map.h"
+#include "free.h"
 #include "heap.h"
+#include "init.h"
 #include "os.h"
 #include "pool.h"
 #include "shard.h"
@@ -55,9 +58,9 @@ static void assert_shard_full(unsigned shard, unsigned cls, unsigned narenas)
         for (size_t idx = SM_ARENA_HEADER_POOLS; idx < SM_ARENA_HEADER_POOLS + SM_ARENA_USABLE_POOLS && !bad[0];
              idx++) {
             const sm_pool_t *p = &a->pools[idx];
-            if (p->cls != cls || p->nused != p->nblocks || !sm_pool_check(p))
+            if (p->cls != cls || p->nused != sm_class_nblocks(cls) || !sm_pool_check(p))
                 snprintf(bad, sizeof bad, "pool %zu: class %u, %u of %u used, check %d", idx, p->cls,
-                         p->nused, p->nblocks, sm_pool_check(p));
+                         p->nused, sm_class_nblocks(cls), sm_pool_check(p));
         }
     }
     sm_unlock(&sm_g_arena[shard].lock);
@@ -81,8 +84,8 @@ struct refuse {
 static void refuse_thread(void *arg)
 {
     struct refuse *r = arg;
-    const unsigned cls = 7; /* 64-byte blocks, 64 per pool */
-    const size_t want = (size_t)REFUSE_ARENAS * SM_ARENA_USABLE_POOLS * sm_class_info[cls].nblocks;
+    const unsigned cls = 8; /* 64-byte blocks, 64 per pool */
+    const size_t want = (size_t)REFUSE_ARENAS * SM_ARENA_USABLE_POOLS * sm_class_nblocks(cls);
     cr_assert_eq(sm_class_size(cls), 64);
 
     sm_os_fail_after(REFUSE_ARENAS);
@@ -167,8 +170,8 @@ Test(oom, refused_arenas_give_enomem_and_leave_nothing_half_built)
 Test(oom, batch_cut_short_when_the_next_arena_is_refused)
 {
     unsigned shard = clean_shard();
-    const unsigned cls = 63; /* 512-byte blocks, 8 per pool */
-    const unsigned per_arena = SM_ARENA_USABLE_POOLS * sm_class_info[cls].nblocks;
+    const unsigned cls = 64; /* 512-byte blocks, 8 per pool */
+    const unsigned per_arena = SM_ARENA_USABLE_POOLS * sm_class_nblocks(cls);
     sm_block_t *chain = NULL, *more = NULL;
     sm_os_fail_after(1);
     unsigned got = sm_pool_alloc_batch(shard, cls, per_arena + 100, &chain);
@@ -206,79 +209,6 @@ Test(oom, batch_cut_short_when_the_next_arena_is_refused)
     cr_assert_eq(ndirty, 0, "a kept empty arena has its pools released, %u dirty", ndirty);
 }
 
-/* ---- threads that cannot get a heap --------------------------------------- */
-
-struct heapless {
-    pthread_barrier_t *all_in;
-    int had_heap, ok, err;
-};
-
-static void *heapless_main(void *arg)
-{
-    struct heapless *t = arg;
-    errno = 0;
-    unsigned char *p = smalloc_malloc(48);
-    t->err = errno;
-    t->had_heap = sm_heap_current != &sm_heap_empty;
-    if (p != NULL)
-        memset(p, 0x5c, 48);
-    pthread_barrier_wait(t->all_in); /* every thread alive at once */
-    t->ok = p != NULL;
-    for (int i = 0; p != NULL && i < 48; i++)
-        t->ok &= p[i] == 0x5c;
-    smalloc_free(p);
-    return NULL;
-}
-
-/* With no memory for new thread caches, threads still allocate and free
- * (straight from the pools), and threads that got a cache but whose shard
- * has no arena get ENOMEM, not a crash. */
-Test(oom, threads_without_a_heap_still_allocate)
-{
-    /* Make sure shard 0, which heapless threads use, has a free pool. */
-    sm_block_t *warm;
-    cr_assert_eq(sm_pool_alloc_batch(0, 5, 1, &warm), 1);
-    sm_pool_free_batch(5, warm, "free");
-
-    enum { N = 2 * 64 * 1024 / sizeof(sm_heap_t) + 8 }; /* two heap chunks' worth */
-    static struct heapless t[N];
-    static pthread_t tid[N];
-    pthread_barrier_t all_in;
-    pthread_barrier_init(&all_in, NULL, N);
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, 64 * 1024);
-    sm_os_fail_after(0);
-    int created = 0;
-    for (int i = 0; i < N; i++) {
-        t[i].all_in = &all_in;
-        if (pthread_create(&tid[i], &attr, heapless_main, &t[i]) != 0)
-            break;
-        created++;
-    }
-    if (created < N) { /* release the barrier for those that started */
-        reset_hook();
-        cr_assert_fail("only %d of %d threads could be created", created, N);
-    }
-    for (int i = 0; i < N; i++)
-        pthread_join(tid[i], NULL);
-    reset_hook();
-    int heapless = 0;
-    for (int i = 0; i < N; i++) {
-        if (!t[i].had_heap) {
-            heapless++;
-            cr_assert(t[i].ok, "thread %d without a heap: malloc failed (errno %d) or its block changed",
-                      i, t[i].err);
-        } else if (!t[i].ok) {
-            cr_assert_eq(t[i].err, ENOMEM, "thread %d: malloc failed with errno %d", i, t[i].err);
-        }
-    }
-    cr_assert_gt(heapless, 0, "no thread ran out of heaps: the test did not test anything");
-    cr_log_info("%d of %d threads ran without a heap", heapless, N);
-}
-
-/* ---- RLIMIT_AS ------------------------------------------------------------- */
-
 #define LIMIT_ROOM (64 * MIB)
 
 static void child_fail(const char *msg, size_t a, size_t b)
@@ -288,6 +218,89 @@ static void child_fail(const char *msg, size_t a, size_t b)
     write(STDERR_FILENO, line, (size_t)n);
     _exit(1);
 }
+
+/* ---- the arena space runs out of slots ----------------------------------- */
+
+/* Map something of our own (PROT_NONE, no memory) into every free 1 MiB
+ * slot of the arena space (arena_map.h), as other libraries might: new
+ * arenas find no slot, and small requests go to the system malloc. */
+static void space_full_child(void *arg)
+{
+    (void)arg;
+    sm_init_process();
+    size_t blocked = 0;
+    for (size_t slot = 0; slot < SM_SPACE_SLOTS; slot++) {
+        void *want = (void *)(sm_g_arena_map.base + slot * SM_ARENA_SIZE);
+        void *got = mmap(want, SM_ARENA_SIZE, PROT_NONE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
+        if (got == want)
+            blocked++;
+        else if (got != MAP_FAILED)
+            munmap(got, SM_ARENA_SIZE);
+    }
+    if (blocked < SM_SPACE_SLOTS / 2)
+        child_fail("could not map into the arena space", blocked, SM_SPACE_SLOTS);
+    /* A foreign mapping inside the space is not libsmalloc's. */
+    uintptr_t foreign = sm_g_arena_map.base + (SM_SPACE_SLOTS - 1) * SM_ARENA_SIZE + 4096;
+    if (sm_arena_map_contains(foreign) || sm_free_class_of(foreign, "test") != SM_CLASS_NONE)
+        child_fail("a foreign mapping in the arena space counts as an arena", 0, 0);
+
+    struct smalloc_stats before, after;
+    smalloc_stats_get(&before);
+    /* Fill the arenas there are; then a request must come from the system
+     * malloc, as many as wanted, each usable and freeable. */
+    enum { MAX_BLOCKS = 64 * 256 * 64 };
+    static unsigned char *blocks[MAX_BLOCKS];
+    size_t n = 0, outside = 0;
+    while (n < MAX_BLOCKS && outside < 1000) {
+        unsigned char *p = smalloc_malloc(64);
+        if (p == NULL)
+            child_fail("malloc(64) failed with the arena space full", n, (size_t)errno);
+        memset(p, (int)(n & 0xff), 64);
+        if (!sm_arena_map_contains((uintptr_t)p)) {
+            outside++;
+            if (smalloc_usable_size(p) < 64)
+                child_fail("a system block of a small request is too small", smalloc_usable_size(p), 64);
+        }
+        blocks[n++] = p;
+    }
+    if (outside < 1000)
+        child_fail("the space never ran out", n, outside);
+    smalloc_stats_get(&after);
+    if (after.fallback_calls < before.fallback_calls + outside)
+        child_fail("small requests sent to the system malloc are not counted", after.fallback_calls,
+                   before.fallback_calls);
+    unsigned char *z = smalloc_calloc(1, 200);
+    for (size_t i = 0; z != NULL && i < 200; i++)
+        if (z[i] != 0)
+            child_fail("calloc from the system malloc is not zeroed", i, z[i]);
+    unsigned char *r = smalloc_realloc(blocks[n - 1], 300);
+    if (r == NULL || r[63] != (unsigned char)((n - 1) & 0xff))
+        child_fail("realloc of a system block lost its contents", 0, 0);
+    blocks[n - 1] = r;
+    smalloc_free(z);
+    for (size_t i = 0; i < n; i++) {
+        if (blocks[i][0] != (unsigned char)(i & 0xff))
+            child_fail("a block changed", i, blocks[i][0]);
+        smalloc_free(blocks[i]);
+    }
+    char line[160];
+    int len = snprintf(line, sizeof line, "space child: %zu slots blocked, %zu blocks, the last %zu "
+                       "from the system malloc\n", blocked, n, outside);
+    write(STDERR_FILENO, line, (size_t)len);
+    _exit(0);
+}
+
+Test(oom, arena_space_out_of_slots_sends_small_requests_to_the_system)
+{
+    struct captured c;
+    fork_and_capture(space_full_child, NULL, &c);
+    cr_assert_eq(c.signal, 0, "the child died of signal %d: %s", c.signal, c.err);
+    cr_assert_eq(c.exit_code, 0, "the child failed: %s", c.err);
+    cr_log_info("%s", c.err);
+}
+
+/* ---- RLIMIT_AS ------------------------------------------------------------- */
 
 /* Fill all the address space RLIMIT_AS leaves, free it, fill it again. */
 static void rlimit_child(void *arg)

@@ -16,7 +16,7 @@ static int shard_is_clean(unsigned shard)
 {
     if (sm_g_arena[shard].all != NULL)
         return 0;
-    for (unsigned cls = 0; cls < SM_NCLASSES; cls++) {
+    for (unsigned cls = 1; cls <= SM_NCLASSES; cls++) {
         if (sm_g_central[shard][cls].used != NULL)
             return 0;
     }
@@ -66,7 +66,7 @@ static void *pinned_main(void *arg)
     struct pinned *p = arg;
     sm_heap_t *h = sm_heap_get();
     cr_assert_not_null(h, "the test thread got no heap");
-    for (unsigned cls = 0; cls < SM_NCLASSES; cls++)
+    for (unsigned cls = 1; cls <= SM_NCLASSES; cls++)
         cr_assert_null(h->head[cls], "a new thread's bin %u is not empty", cls);
     h->shard = p->shard;
     p->fn(p->arg);

@@ -1,8 +1,8 @@
 /*
  * arena_map: every address inside a live arena is found; addresses libsmalloc
  * does not own (the stack, static data, code, the system malloc's blocks,
- * pointers at or above 2^47) are not; bits follow arenas as they are mapped
- * and unmapped.
+ * pointers at or above 2^47) are not; arenas sit in the arena space, and
+ * the pool-class table gives classes to pools in use and to nothing else.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -12,6 +12,7 @@
 
 #include "arena.h"
 #include "arena_map.h"
+#include "init.h"
 #include "pool.h"
 #include "shard.h"
 
@@ -71,28 +72,45 @@ Test(arena_map, foreign_pointers_are_not_found)
         cr_assert(!sm_arena_map_contains(high[i]), "%#zx found", (size_t)high[i]);
 }
 
-Test(arena_map, bits_follow_add_and_remove)
+Test(arena_map, arenas_live_in_the_space_in_the_lowest_slots)
 {
-    /* An aligned address nothing is mapped at; only the bit matters. */
-    uintptr_t fake = (uintptr_t)0x5a5a5 << SM_ARENA_SHIFT;
-    uintptr_t top = (((uintptr_t)1 << 47) - SM_ARENA_SIZE); /* the last arena slot of the map */
-    uintptr_t cases[] = {fake, top, SM_ARENA_SIZE};
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        uintptr_t a = cases[i];
-        cr_assert(!sm_arena_map_contains(a - 1) && !sm_arena_map_contains(a + SM_ARENA_SIZE),
-                  "neighbours of %#zx are arenas; pick another address", (size_t)a);
-        assert_whole_arena(a, 0);
-        sm_lock(&sm_g_arena[0].lock);
-        sm_arena_map_add((void *)a);
-        sm_unlock(&sm_g_arena[0].lock);
-        assert_whole_arena(a, 1);
-        cr_assert(!sm_arena_map_contains(a - 1), "byte before %#zx found", (size_t)a);
-        cr_assert(!sm_arena_map_contains(a + SM_ARENA_SIZE), "byte after %#zx found", (size_t)a);
-        sm_lock(&sm_g_arena[0].lock);
-        sm_arena_map_remove((void *)a);
-        sm_unlock(&sm_g_arena[0].lock);
-        assert_whole_arena(a, 0);
-    }
+    sm_init_process();
+    uintptr_t base = sm_g_arena_map.base;
+    cr_assert_eq(sm_g_arena_map.size, SM_SPACE_SIZE, "no arena space after start-up");
+    cr_assert_eq(base % SM_ARENA_SIZE, 0, "space base %#zx is not arena aligned", (size_t)base);
+    cr_assert_lt(base + SM_SPACE_SIZE, (uintptr_t)1 << SM_ADDRESS_BITS, "space above user addresses");
+    void *p = smalloc_malloc(64);
+    uintptr_t arena = (uintptr_t)sm_arena_of((uintptr_t)p);
+    cr_assert(arena >= base && arena < base + SM_SPACE_SIZE, "arena %#zx outside the space %#zx",
+              (size_t)arena, (size_t)base);
+    /* Slots are taken lowest first: a test process has few arenas. */
+    cr_assert_lt(arena - base, 64 * SM_ARENA_SIZE, "arena %#zx is slot %zu", (size_t)arena,
+                 (size_t)((arena - base) >> SM_ARENA_SHIFT));
+    smalloc_free(p);
+}
+
+Test(arena_map, pool_classes_cover_pools_and_nothing_else)
+{
+    sm_init_process();
+    unsigned char *p = smalloc_malloc(100); /* class 13, 104 bytes */
+    uintptr_t a = (uintptr_t)p;
+    cr_assert_eq(sm_arena_map_class(a), 13, "class of a 100-byte block: %u", sm_arena_map_class(a));
+    cr_assert_eq(sm_arena_map_class(a + 103), 13, "last byte of the block");
+    /* Arena headers serve no class. */
+    uintptr_t arena = (uintptr_t)sm_arena_of(a);
+    for (uintptr_t off = 0; off < SM_ARENA_HEADER_POOLS * SM_POOL_SIZE; off += 512)
+        cr_assert_eq(sm_arena_map_class(arena + off), SM_CLASS_NONE, "header offset %#zx has a class",
+                     (size_t)off);
+    /* Outside the space: no class, and no read past the table. */
+    int on_stack;
+    static const uintptr_t outside[] = {0, 4096, (uintptr_t)1 << 47, UINTPTR_MAX};
+    for (size_t i = 0; i < sizeof outside / sizeof outside[0]; i++)
+        cr_assert_eq(sm_arena_map_class(outside[i]), SM_CLASS_NONE, "%#zx has a class", (size_t)outside[i]);
+    cr_assert_eq(sm_arena_map_class((uintptr_t)&on_stack), SM_CLASS_NONE, "the stack has a class");
+    cr_assert_eq(sm_arena_map_class(sm_g_arena_map.base - 1), SM_CLASS_NONE, "byte before the space");
+    cr_assert_eq(sm_arena_map_class(sm_g_arena_map.base + SM_SPACE_SIZE), SM_CLASS_NONE,
+                 "byte after the space");
+    smalloc_free(p);
 }
 
 Test(arena_map, unmapped_arena_leaves_the_map)
@@ -119,6 +137,7 @@ Test(arena_map, unmapped_arena_leaves_the_map)
     sm_unlock(&sm_g_arena[shard].lock);
     cr_assert_eq((uintptr_t)gone, B, "the second empty arena is returned");
     assert_whole_arena(A, 1);
-    assert_whole_arena(B, 0);
+    assert_whole_arena(B, 1); /* until it is unmapped: a free into it is invalid, not foreign */
     sm_arena_unmap(gone);
+    assert_whole_arena(B, 0);
 }

@@ -51,12 +51,12 @@ static unsigned bin_count(const sm_heap_t *h, unsigned cls)
 static void refill_thread(void *arg)
 {
     unsigned shard = *(unsigned *)arg;
-    sm_heap_t *h = sm_heap_current;
+    sm_heap_t *h = &sm_heap;
     static void *held[2 * SM_BIN_MAX_BLOCKS];
-    for (unsigned cls = 0; cls < SM_NCLASSES; cls++) {
+    for (unsigned cls = 1; cls <= SM_NCLASSES; cls++) {
         size_t size = sm_class_size(cls);
         unsigned cap = capacity(cls), batch = cap / 2;
-        unsigned nblocks = sm_class_info[cls].nblocks;
+        unsigned nblocks = sm_class_nblocks(cls);
         cr_assert_eq(h->room[cls], cap, "class %u: room %u of an empty bin, want %u", cls, h->room[cls], cap);
         cr_assert_leq(batch, nblocks, "class %u: a batch is more than a pool; the test assumes less", cls);
 
@@ -82,9 +82,14 @@ static void refill_thread(void *arg)
             cr_assert_eq(pool->nextoffset, 2 * batch * size, "class %u: second refill carved to %u", cls,
                          pool->nextoffset);
         } else {
+            /* The rest of the first pool, then the second pool for the
+             * remainder of the batch; the malloc's block is the last one
+             * taken, from the second pool. */
             sm_pool_t *second = sm_pool_of((uintptr_t)held[batch]);
+            unsigned rest = nblocks - batch;
             cr_assert_neq(second, pool, "class %u: second batch from the full pool", cls);
-            cr_assert_eq(second->nextoffset, batch * size, "class %u: second pool carved to %u", cls,
+            cr_assert_eq(pool->nused, nblocks, "class %u: the first pool is not full", cls);
+            cr_assert_eq(second->nextoffset, (batch - rest) * size, "class %u: second pool carved to %u", cls,
                          second->nextoffset);
         }
         for (unsigned i = 0; i <= batch; i++)
@@ -103,9 +108,9 @@ Test(heap, refill_takes_half_a_bin_and_carves_only_that)
 static void flush_thread(void *arg)
 {
     (void)arg;
-    sm_heap_t *h = sm_heap_current;
+    sm_heap_t *h = &sm_heap;
     static void *held[2 * SM_BIN_MAX_BLOCKS + 1];
-    for (unsigned cls = 0; cls < SM_NCLASSES; cls++) {
+    for (unsigned cls = 1; cls <= SM_NCLASSES; cls++) {
         size_t size = sm_class_size(cls);
         unsigned cap = capacity(cls), batch = cap / 2;
         size_t parked0 = sm_transfer_parked_blocks(cls, 1);
@@ -157,7 +162,7 @@ static void producer_thread(void *arg)
 static void consumer_thread(void *arg)
 {
     struct handoff *ho = arg;
-    sm_heap_t *h = sm_heap_current;
+    sm_heap_t *h = &sm_heap;
     for (unsigned i = 0; i < ho->n; i++) {
         smalloc_free(ho->blocks[i]);
         cr_assert_eq(h->head[ho->cls], ho->blocks[i], "block %u freed by another thread is not in this thread's bin", i);

@@ -1,6 +1,5 @@
 /*
- * pool: the block-start test against plain modulo arithmetic, lazy carving,
- * the used/full/empty state machine of pool.h with sm_pool_check at every
+ * pool: lazy carving, the used/full/empty state machine of pool.h with sm_pool_check at every
  * step, and sm_pool_check itself catching broken descriptors.
  *
  * Pool-level tests call sm_pool_alloc_batch/sm_pool_free_batch directly on
@@ -10,65 +9,11 @@
 #include <criterion/criterion.h>
 
 #include "arena.h"
+#include "arena_map.h"
 #include "init.h"
 #include "pool.h"
 #include "size_class.h"
 #include "shard.h"
-
-/* A descriptor as used_pool() (pool.c) sets it up for cls. */
-static sm_pool_t pool_for_class(unsigned cls)
-{
-    const sm_class_info_t *ci = &sm_class_info[cls];
-    sm_pool_t pool = {0};
-    pool.inverse = ci->inverse;
-    pool.shift = ci->shift;
-    pool.nblocks = ci->nblocks;
-    pool.cls = (uint8_t)cls;
-    pool.freeblock = SM_POOL_NO_BLOCK;
-    return pool;
-}
-
-Test(pool, block_start_matches_modulo_for_every_class_and_offset)
-{
-    sm_init_process();
-    /* Only the low 12 bits of the address matter; try pools at several
-     * places of an arena and of the address space. */
-    static const uintptr_t bases[] = {0, 0x3000, 0x7f12345ff000, 0x7ffffffff000};
-    for (unsigned cls = 0; cls < SM_NCLASSES; cls++) {
-        sm_pool_t pool = pool_for_class(cls);
-        size_t size = sm_class_size(cls);
-        size_t nblocks = SM_POOL_SIZE / size;
-        for (size_t b = 0; b < sizeof bases / sizeof bases[0]; b++) {
-            for (uintptr_t offset = 0; offset < SM_POOL_SIZE; offset++) {
-                int want = offset % size == 0 && offset / size < nblocks;
-                int got = sm_pool_is_block_start(&pool, bases[b] + offset) != 0;
-                cr_assert_eq(got, want, "class %u (size %zu), offset %zu: got %d, want %d", cls,
-                             size, (size_t)offset, got, want);
-            }
-        }
-    }
-}
-
-Test(pool, pool_serving_no_class_rejects_every_offset)
-{
-    sm_init_process();
-    /* A never-used descriptor (all zero but cls), as arena_map_new leaves it. */
-    sm_pool_t fresh = {0};
-    fresh.cls = SM_CLASS_NONE;
-    for (uintptr_t offset = 0; offset < SM_POOL_SIZE; offset++)
-        cr_assert(!sm_pool_is_block_start(&fresh, offset), "fresh pool accepts offset %zu",
-                  (size_t)offset);
-    /* A pool given back to its arena keeps the old class's multiplier and
-     * shift; nblocks 0 must reject everything anyway (arena.c). */
-    for (unsigned cls = 0; cls < SM_NCLASSES; cls++) {
-        sm_pool_t emptied = pool_for_class(cls);
-        emptied.cls = SM_CLASS_NONE;
-        emptied.nblocks = 0;
-        for (uintptr_t offset = 0; offset < SM_POOL_SIZE; offset++)
-            cr_assert(!sm_pool_is_block_start(&emptied, offset),
-                      "emptied pool (was class %u) accepts offset %zu", cls, (size_t)offset);
-    }
-}
 
 static sm_block_t *take(unsigned shard, unsigned cls, unsigned want)
 {
@@ -97,9 +42,9 @@ Test(pool, carving_is_lazy_one_block_at_a_time)
     if (SM_SECURE)
         cr_skip_test("the hardened build links a new pool's blocks at once, in a random order");
     unsigned shard = clean_shard();
-    for (unsigned cls = 0; cls < SM_NCLASSES; cls++) {
+    for (unsigned cls = 1; cls <= SM_NCLASSES; cls++) {
         size_t size = sm_class_size(cls);
-        unsigned nblocks = sm_class_info[cls].nblocks;
+        unsigned nblocks = sm_class_nblocks(cls);
         sm_block_t *first = take(shard, cls, 1);
         sm_pool_t *pool = sm_pool_of((uintptr_t)first);
         char *base = sm_pool_base(pool);
@@ -132,9 +77,9 @@ Test(pool, returned_blocks_are_reused_before_carving)
     if (SM_SECURE)
         cr_skip_test("the hardened build links a new pool's blocks at once, in a random order");
     unsigned shard = clean_shard();
-    for (unsigned cls = 0; cls < SM_NCLASSES; cls++) {
+    for (unsigned cls = 1; cls <= SM_NCLASSES; cls++) {
         size_t size = sm_class_size(cls);
-        unsigned nblocks = sm_class_info[cls].nblocks;
+        unsigned nblocks = sm_class_nblocks(cls);
         if (nblocks < 4)
             continue; /* needs a pool with room left after 3 blocks (all do: 8 at least) */
         sm_block_t *a = take(shard, cls, 1);
@@ -166,14 +111,15 @@ static int used_position(unsigned shard, unsigned cls, const sm_pool_t *pool)
 Test(pool, state_machine_used_full_used_empty)
 {
     unsigned shard = clean_shard();
-    for (unsigned cls = 0; cls < SM_NCLASSES; cls++) {
-        unsigned nblocks = sm_class_info[cls].nblocks;
+    for (unsigned cls = 1; cls <= SM_NCLASSES; cls++) {
+        unsigned nblocks = sm_class_nblocks(cls);
         /* empty -> used: the refill finds no used pool and takes one. */
         sm_block_t *chain = take(shard, cls, 1);
         sm_pool_t *pool = sm_pool_of((uintptr_t)chain);
         sm_arena_t *arena = sm_arena_of((uintptr_t)pool);
         cr_assert_eq(pool->cls, cls, "class %u: pool serves class %u", cls, pool->cls);
-        cr_assert_eq(pool->nblocks, nblocks, "class %u: pool nblocks %u", cls, pool->nblocks);
+        cr_assert_eq(sm_arena_map_class((uintptr_t)chain), cls, "class %u: the arena map says class %u", cls,
+                     sm_arena_map_class((uintptr_t)chain));
         cr_assert_eq(used_position(shard, cls, pool), 0, "class %u: a used pool is not at the list front", cls);
         cr_assert(pool_is_checked_ok(pool, cls), "class %u: check in state used", cls);
 
@@ -208,21 +154,24 @@ Test(pool, state_machine_used_full_used_empty)
         }
         cr_assert_eq(pool->nused, 0, "class %u", cls);
         cr_assert_eq(pool->cls, SM_CLASS_NONE, "class %u: an empty pool keeps its class", cls);
-        cr_assert_eq(pool->nblocks, 0, "class %u: an empty pool must refuse every free", cls);
+        cr_assert_eq(sm_arena_map_class((uintptr_t)chain), SM_CLASS_NONE,
+                     "class %u: an empty pool must refuse every free", cls);
         cr_assert_eq(used_position(shard, cls, pool), -1, "class %u: an empty pool is still in the used list", cls);
         cr_assert_eq(arena->freepools, pool, "class %u: the empty pool is not on its arena's free pools", cls);
         cr_assert(pool_is_checked_ok(pool, cls), "class %u: check in state empty", cls);
-        for (uintptr_t offset = 0; offset < SM_POOL_SIZE; offset++)
-            cr_assert(!sm_pool_is_block_start(pool, (uintptr_t)sm_pool_base(pool) + offset),
+        for (uintptr_t offset = 0; offset < SM_POOL_SIZE; offset++) {
+            uintptr_t a = (uintptr_t)sm_pool_base(pool) + offset;
+            cr_assert(!sm_arena_map_is_block_start(a, sm_arena_map_class(a)),
                       "class %u: emptied pool accepts offset %zu", cls, (size_t)offset);
+        }
     }
 }
 
 Test(pool, full_pool_regains_front_of_used_list)
 {
     unsigned shard = clean_shard();
-    unsigned cls = 63; /* 8 blocks per pool */
-    unsigned nblocks = sm_class_info[cls].nblocks;
+    unsigned cls = 64; /* 512 bytes: 8 blocks per pool */
+    unsigned nblocks = sm_class_nblocks(cls);
     sm_block_t *a = take(shard, cls, nblocks);     /* pool A, full */
     sm_block_t *b = take(shard, cls, 1);           /* pool B, used */
     sm_pool_t *pa = sm_pool_of((uintptr_t)a), *pb = sm_pool_of((uintptr_t)b);
@@ -243,8 +192,8 @@ Test(pool, full_pool_regains_front_of_used_list)
 Test(pool, a_batch_spans_pools)
 {
     unsigned shard = clean_shard();
-    unsigned cls = 7; /* 64 bytes: 64 blocks per pool */
-    unsigned nblocks = sm_class_info[cls].nblocks;
+    unsigned cls = 8; /* 64 bytes: 64 blocks per pool */
+    unsigned nblocks = sm_class_nblocks(cls);
     sm_block_t *chain = take(shard, cls, 2 * nblocks + 5);
     unsigned counted = 0;
     for (sm_block_t *b = chain; b != NULL; b = sm_freelist_next(b))

@@ -32,16 +32,16 @@ Test(size_class, api_table_gives_smallest_multiple_of_8)
 {
     for (size_t n = 0; n <= SM_SMALL_MAX; n++) {
         size_t cls = sm_size_class_of(sm_size_class_api, n);
-        cr_assert_lt(cls, SM_NCLASSES, "size %zu: class %zu out of range", n, cls);
+        cr_assert(cls >= 1 && cls <= SM_NCLASSES, "size %zu: class %zu out of range", n, cls);
         size_t size = sm_class_size((unsigned)cls);
         cr_assert_geq(size, n, "size %zu: class %zu holds only %zu bytes", n, cls, size);
         cr_assert_eq(size, api_class_size(n), "size %zu: class size %zu, want %zu", n, size,
                      api_class_size(n));
         /* Smallest: the class below cannot hold n. */
-        if (cls > 0)
+        if (cls > 1)
             cr_assert_lt(sm_class_size((unsigned)cls - 1), n, "size %zu: class %zu is not the smallest", n, cls);
     }
-    cr_assert_eq(sm_size_class_of(sm_size_class_api, 0), 0, "size 0 takes class 0");
+    cr_assert_eq(sm_size_class_of(sm_size_class_api, 0), 1, "size 0 takes class 1 (8 bytes)");
 }
 
 Test(size_class, abi_table_gives_8_then_multiples_of_16)
@@ -49,7 +49,7 @@ Test(size_class, abi_table_gives_8_then_multiples_of_16)
     sm_init_process(); /* SMALLOC_ALIGNMENT is applied to the table here */
     for (size_t n = 0; n <= SM_SMALL_MAX; n++) {
         size_t cls = sm_size_class_of(sm_size_class_abi, n);
-        cr_assert_lt(cls, SM_NCLASSES, "size %zu: class %zu out of range", n, cls);
+        cr_assert(cls >= 1 && cls <= SM_NCLASSES, "size %zu: class %zu out of range", n, cls);
         size_t size = sm_class_size((unsigned)cls);
         cr_assert_geq(size, n, "size %zu: class %zu holds only %zu bytes", n, cls, size);
         cr_assert_eq(size, abi_class_size(n), "size %zu: class size %zu, want %zu", n, size,
@@ -57,25 +57,38 @@ Test(size_class, abi_table_gives_8_then_multiples_of_16)
         if (n > 8)
             cr_assert_eq(size % 16, 0, "size %zu: class size %zu is not a multiple of 16", n, size);
     }
-    cr_assert_eq(sm_size_class_of(sm_size_class_abi, 0), 0, "size 0 takes class 0");
+    cr_assert_eq(sm_size_class_of(sm_size_class_abi, 0), 1, "size 0 takes class 1 (8 bytes)");
 }
 
-Test(size_class, class_constants_encode_exact_division)
+/* The free fast path's test (arena_map.h) against plain division, for
+ * every offset of a pool and every class: it accepts exactly the block
+ * starts, and its high half is the block index. Only the low 12 bits of
+ * the address count; pools at several places of the address space. */
+Test(size_class, block_start_test_is_exact_division)
 {
     sm_init_process();
-    for (unsigned cls = 0; cls < SM_NCLASSES; cls++) {
-        const sm_class_info_t *ci = &sm_class_info[cls];
-        uint32_t size = (uint32_t)sm_class_size(cls);
-        cr_assert_eq(size, (cls + 1) * 8u, "class %u size", cls);
-        cr_assert_eq(ci->nblocks, SM_POOL_SIZE / size, "class %u: nblocks %u", cls, ci->nblocks);
-        cr_assert_eq(ci->shift, (unsigned)__builtin_ctz(size), "class %u: shift %u", cls, ci->shift);
-        uint32_t odd = size >> ci->shift;
-        cr_assert_eq(odd & 1, 1u, "class %u: odd part %u is even", cls, odd);
-        cr_assert_eq(odd * ci->inverse, 1u, "class %u: %u is not the inverse of %u mod 2^32", cls,
-                     ci->inverse, odd);
+    static const uintptr_t bases[] = {0, 0x3000, 0x7f12345ff000, 0x7ffffffff000};
+    for (unsigned cls = 1; cls <= SM_NCLASSES; cls++) {
+        size_t size = sm_class_size(cls);
+        size_t nblocks = SM_POOL_SIZE / size;
+        cr_assert_eq(sm_class_nblocks(cls), nblocks, "class %u: nblocks", cls);
+        for (size_t b = 0; b < sizeof bases / sizeof bases[0]; b++) {
+            for (uintptr_t offset = 0; offset < SM_POOL_SIZE; offset++) {
+                uintptr_t a = bases[b] + offset;
+                int want = offset % size == 0 && offset / size < nblocks;
+                int got = sm_arena_map_is_block_start(a, cls);
+                cr_assert_eq(got, want, "class %u (size %zu), offset %zu: got %d, want %d", cls, size,
+                             (size_t)offset, got, want);
+                cr_assert_eq(sm_arena_map_block_index(a, cls), offset / size,
+                             "class %u, offset %zu: block index %u", cls, (size_t)offset,
+                             sm_arena_map_block_index(a, cls));
+            }
+        }
     }
-    /* The entry after the last class is the "serves no class" one. */
-    cr_assert_eq(sm_class_info[SM_CLASS_NONE].nblocks, 0, "SM_CLASS_NONE must reject every offset");
+    /* "No class" refuses every offset. */
+    for (uintptr_t offset = 0; offset < SM_POOL_SIZE; offset++)
+        cr_assert(!sm_arena_map_is_block_start(offset, SM_CLASS_NONE), "no class accepts offset %zu",
+                  (size_t)offset);
 }
 
 /* p came from an arena block of class size want, or from the fallback. */
@@ -88,6 +101,8 @@ static void check_served(void *p, size_t n, size_t want, const char *api)
         const sm_pool_t *pool = sm_pool_of((uintptr_t)p);
         cr_assert_eq(sm_class_size(pool->cls), want, "%s(%zu): pool of class size %zu, want %zu",
                      api, n, sm_class_size(pool->cls), want);
+        cr_assert_eq(sm_arena_map_class((uintptr_t)p), pool->cls, "%s(%zu): the arena map says class %u",
+                     api, n, sm_arena_map_class((uintptr_t)p));
         cr_assert_eq(smalloc_usable_size(p), want, "%s(%zu): usable size %zu, want %zu", api, n,
                      smalloc_usable_size(p), want);
     } else {
