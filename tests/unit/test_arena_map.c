@@ -108,7 +108,7 @@ Test(arena_map, pool_classes_cover_pools_and_nothing_else)
         cr_assert_eq(sm_arena_map_class(outside[i]), SM_CLASS_NONE, "%#zx has a class", (size_t)outside[i]);
     cr_assert_eq(sm_arena_map_class((uintptr_t)&on_stack), SM_CLASS_NONE, "the stack has a class");
     cr_assert_eq(sm_arena_map_class(sm_g_arena_map.base - 1), SM_CLASS_NONE, "byte before the space");
-    cr_assert_eq(sm_arena_map_class(sm_g_arena_map.base + SM_SPACE_SIZE), SM_CLASS_NONE,
+    cr_assert_eq(sm_arena_map_class(sm_g_arena_map.base + sm_g_arena_map.size), SM_CLASS_NONE,
                  "byte after the space");
     smalloc_free(p);
 }
