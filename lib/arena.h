@@ -1,7 +1,8 @@
 /*
- * Arenas: 1 MiB of address space from the OS, 1 MiB aligned, cut into 256
- * pools of 4 KiB. The first pools hold the arena header, which carries one
- * descriptor per pool (pool.h), so pools themselves are all blocks:
+ * Arenas: 1 MiB of address space from the OS, mapped into a 1 MiB slot of
+ * the arena space (arena_map.h), cut into 256 pools of 4 KiB. The first
+ * pools hold the arena header, which carries one descriptor per pool
+ * (pool.h), so pools themselves are all blocks:
  *
  *   arena (1 MiB aligned)
  *   +------------------------+------+------+-----+------+
@@ -20,9 +21,9 @@
  * The guard after the header stops a write running backwards off the first
  * pool into the descriptors; the one at the end stops a write running off
  * the last pool into whatever follows (mostly the next arena's header:
- * arenas are mapped one below the other, os_linux.c). A linear overflow
- * between pools of one arena is caught by the encoded links and the bitmap
- * instead.
+ * arenas fill the lowest free slots of the arena space, arena_map.h). A
+ * linear overflow between pools of one arena is caught by the encoded
+ * links and the bitmap instead.
  *
  * Which arena a new pool comes from is pymalloc's policy: the most used
  * arena that still has a free pool, so the least used arenas drain and can

@@ -33,9 +33,11 @@
  * becomes SM_HEAP_DEAD, bins zeroed again, which sends every later call
  * (from other TLS destructors) straight to the pools.
  *
- * The TLS costs about 700 bytes per thread, all in the static TLS block
- * (as jemalloc's does): libsmalloc is meant to be linked or preloaded;
- * loaded with dlopen() it may find too little static TLS left.
+ * The TLS costs 644 bytes per thread (readelf -l: the TLS segment), all
+ * in the static TLS block, as jemalloc's does. Linked or preloaded that is
+ * always there; dlopen() of libsmalloc takes it from glibc's small static
+ * TLS surplus (Python's ctypes.CDLL of it works on Debian 12), which a
+ * process that has used the surplus up would refuse.
  */
 #ifndef SM_HEAP_H
 #define SM_HEAP_H
