@@ -27,7 +27,7 @@ static unsigned not_block_start(uintptr_t a, const char *func)
 void sm_free_not_block_start(void *p, const char *func)
 {
     not_block_start((uintptr_t)p, func);
-    sm_fallback_free(p);
+    sm_free_foreign(p);
 }
 
 size_t sm_free_class_of(uintptr_t a, const char *func)
