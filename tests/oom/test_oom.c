@@ -214,7 +214,7 @@ Test(oom, batch_cut_short_when_the_next_arena_is_refused)
 static void child_fail(const char *msg, size_t a, size_t b)
 {
     char line[256];
-    int n = snprintf(line, sizeof line, "rlimit child: %s (%zu, %zu)\n", msg, a, b);
+    int n = snprintf(line, sizeof line, "child: %s (%zu, %zu)\n", msg, a, b);
     write(STDERR_FILENO, line, (size_t)n);
     _exit(1);
 }
@@ -291,13 +291,20 @@ static void space_full_child(void *arg)
     _exit(0);
 }
 
-Test(oom, arena_space_out_of_slots_sends_small_requests_to_the_system)
+/* Run fn in a forked child that must exit 0; its stderr line is logged. */
+static void run_child(void (*fn)(void *))
 {
     struct captured c;
-    fork_and_capture(space_full_child, NULL, &c);
+    fork_and_capture(fn, NULL, &c);
     cr_assert_eq(c.signal, 0, "the child died of signal %d: %s", c.signal, c.err);
     cr_assert_eq(c.exit_code, 0, "the child failed: %s", c.err);
     cr_log_info("%s", c.err);
+    fprintf(stderr, "%s", c.err);
+}
+
+Test(oom, arena_space_out_of_slots_sends_small_requests_to_the_system)
+{
+    run_child(space_full_child);
 }
 
 /* ---- RLIMIT_AS ------------------------------------------------------------- */
@@ -374,10 +381,5 @@ static void rlimit_child(void *arg)
 
 Test(oom, rlimit_as_gives_enomem_and_memory_comes_back)
 {
-    struct captured c;
-    fork_and_capture(rlimit_child, NULL, &c);
-    cr_assert_eq(c.signal, 0, "the child died of signal %d: %s", c.signal, c.err);
-    cr_assert_eq(c.exit_code, 0, "the child failed: %s", c.err);
-    cr_log_info("%s", c.err);
-    fprintf(stderr, "%s", c.err);
+    run_child(rlimit_child);
 }
