@@ -51,7 +51,7 @@ static unsigned bin_count(const sm_heap_t *h, unsigned cls)
 static void refill_thread(void *arg)
 {
     unsigned shard = *(unsigned *)arg;
-    sm_heap_t *h = &sm_heap;
+    sm_heap_t *h = sm_heap_get();
     static void *held[2 * SM_BIN_MAX_BLOCKS];
     for (unsigned cls = 1; cls <= SM_NCLASSES; cls++) {
         size_t size = sm_class_size(cls);
@@ -108,7 +108,7 @@ Test(heap, refill_takes_half_a_bin_and_carves_only_that)
 static void flush_thread(void *arg)
 {
     (void)arg;
-    sm_heap_t *h = &sm_heap;
+    sm_heap_t *h = sm_heap_get();
     static void *held[2 * SM_BIN_MAX_BLOCKS + 1];
     for (unsigned cls = 1; cls <= SM_NCLASSES; cls++) {
         size_t size = sm_class_size(cls);
@@ -162,7 +162,7 @@ static void producer_thread(void *arg)
 static void consumer_thread(void *arg)
 {
     struct handoff *ho = arg;
-    sm_heap_t *h = &sm_heap;
+    sm_heap_t *h = sm_heap_get();
     for (unsigned i = 0; i < ho->n; i++) {
         smalloc_free(ho->blocks[i]);
         cr_assert_eq(h->head[ho->cls], ho->blocks[i], "block %u freed by another thread is not in this thread's bin", i);
