@@ -18,6 +18,8 @@
 
 #include <smalloc.h>
 
+#include "../support/loaded_library.h"
+
 #define NBLOCKS 100
 
 static int failures;
@@ -119,20 +121,11 @@ static void check_override(void)
 /* The path of the libsmalloc shared object in this process, or "none". */
 static void print_library(void)
 {
-    char line[4096], found[4096] = "none";
-    FILE *maps = fopen("/proc/self/maps", "r");
-    CHECK(maps != NULL, "cannot open /proc/self/maps");
-    if (maps == NULL)
+    char found[4096];
+    int readable = loaded_libsmalloc(found, sizeof found) == 0;
+    CHECK(readable, "cannot open /proc/self/maps");
+    if (!readable)
         return;
-    while (fgets(line, sizeof line, maps) != NULL) {
-        char *path = strchr(line, '/');
-        if (path != NULL && strstr(path, "/libsmalloc") != NULL) {
-            path[strcspn(path, "\n")] = '\0';
-            snprintf(found, sizeof found, "%s", path);
-            break;
-        }
-    }
-    fclose(maps);
     printf("library: %s\n", found);
 }
 

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../support/loaded_library.h"
+
 #define NBLOCKS 1000
 
 static unsigned char *blocks[NBLOCKS];
@@ -36,21 +38,11 @@ int main(void)
         return 1;
     }
 
-    char line[4096], found[4096] = "none";
-    FILE *maps = fopen("/proc/self/maps", "r");
-    if (maps == NULL) {
+    char found[4096];
+    if (loaded_libsmalloc(found, sizeof found) != 0) {
         fprintf(stderr, "preloaded: cannot open /proc/self/maps\n");
         return 1;
     }
-    while (fgets(line, sizeof line, maps) != NULL) {
-        char *path = strchr(line, '/');
-        if (path != NULL && strstr(path, "/libsmalloc") != NULL) {
-            path[strcspn(path, "\n")] = '\0';
-            snprintf(found, sizeof found, "%s", path);
-            break;
-        }
-    }
-    fclose(maps);
     printf("library: %s\n", found);
     return 0;
 }

@@ -18,6 +18,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../support/loaded_library.h"
+
 static void *blocks[1000];
 
 /* Defined by early.c when probe_early links it. */
@@ -41,19 +43,9 @@ int main(int argc, char **argv)
         printf("usable %zu %zu\n", n, malloc_usable_size(p));
         free(p);
     } else if (strcmp(cmd, "library") == 0) {
-        char line[4096], found[4096] = "none";
-        FILE *maps = fopen("/proc/self/maps", "r");
-        if (maps == NULL)
+        char found[4096];
+        if (loaded_libsmalloc(found, sizeof found) != 0)
             return 1;
-        while (fgets(line, sizeof line, maps) != NULL) {
-            char *path = strchr(line, '/');
-            if (path != NULL && strstr(path, "/libsmalloc") != NULL) {
-                path[strcspn(path, "\n")] = '\0';
-                snprintf(found, sizeof found, "%s", path);
-                break;
-            }
-        }
-        fclose(maps);
         printf("library %s\n", found);
     } else if (strcmp(cmd, "env") == 0 && argc == 3) {
         const char *v = getenv(argv[2]);

@@ -28,36 +28,38 @@ static size_t abi_class_size(size_t n)
     return n <= 8 ? 8 : (n + 15) / 16 * 16;
 }
 
-Test(size_class, api_table_gives_smallest_multiple_of_8)
+/* Every entry of table: a class in range, holding n, of the rule's size. */
+static void assert_table_follows(const uint8_t *table, size_t (*rule)(size_t), const char *name)
 {
     for (size_t n = 0; n <= SM_SMALL_MAX; n++) {
-        size_t cls = sm_size_class_of(sm_size_class_api, n);
-        cr_assert(cls >= 1 && cls <= SM_NCLASSES, "size %zu: class %zu out of range", n, cls);
+        size_t cls = sm_size_class_of(table, n);
+        cr_assert(cls >= 1 && cls <= SM_NCLASSES, "%s, size %zu: class %zu out of range", name, n, cls);
         size_t size = sm_class_size((unsigned)cls);
-        cr_assert_geq(size, n, "size %zu: class %zu holds only %zu bytes", n, cls, size);
-        cr_assert_eq(size, api_class_size(n), "size %zu: class size %zu, want %zu", n, size,
-                     api_class_size(n));
-        /* Smallest: the class below cannot hold n. */
+        cr_assert_geq(size, n, "%s, size %zu: class %zu holds only %zu bytes", name, n, cls, size);
+        cr_assert_eq(size, rule(n), "%s, size %zu: class size %zu, want %zu", name, n, size, rule(n));
+    }
+    cr_assert_eq(sm_size_class_of(table, 0), 1, "%s: size 0 takes class 1 (8 bytes)", name);
+}
+
+Test(size_class, api_table_gives_smallest_multiple_of_8)
+{
+    assert_table_follows(sm_size_class_api, api_class_size, "api");
+    /* Smallest: the class below cannot hold n. */
+    for (size_t n = 0; n <= SM_SMALL_MAX; n++) {
+        size_t cls = sm_size_class_of(sm_size_class_api, n);
         if (cls > 1)
             cr_assert_lt(sm_class_size((unsigned)cls - 1), n, "size %zu: class %zu is not the smallest", n, cls);
     }
-    cr_assert_eq(sm_size_class_of(sm_size_class_api, 0), 1, "size 0 takes class 1 (8 bytes)");
 }
 
 Test(size_class, abi_table_gives_8_then_multiples_of_16)
 {
     sm_init_process(); /* SMALLOC_ALIGNMENT is applied to the table here */
-    for (size_t n = 0; n <= SM_SMALL_MAX; n++) {
-        size_t cls = sm_size_class_of(sm_size_class_abi, n);
-        cr_assert(cls >= 1 && cls <= SM_NCLASSES, "size %zu: class %zu out of range", n, cls);
-        size_t size = sm_class_size((unsigned)cls);
-        cr_assert_geq(size, n, "size %zu: class %zu holds only %zu bytes", n, cls, size);
-        cr_assert_eq(size, abi_class_size(n), "size %zu: class size %zu, want %zu", n, size,
-                     abi_class_size(n));
-        if (n > 8)
-            cr_assert_eq(size % 16, 0, "size %zu: class size %zu is not a multiple of 16", n, size);
+    assert_table_follows(sm_size_class_abi, abi_class_size, "abi");
+    for (size_t n = 9; n <= SM_SMALL_MAX; n++) {
+        size_t size = sm_class_size((unsigned)sm_size_class_of(sm_size_class_abi, n));
+        cr_assert_eq(size % 16, 0, "size %zu: class size %zu is not a multiple of 16", n, size);
     }
-    cr_assert_eq(sm_size_class_of(sm_size_class_abi, 0), 1, "size 0 takes class 1 (8 bytes)");
 }
 
 /* The free fast path's test (arena_map.h) against plain division, for
