@@ -23,15 +23,8 @@ prefix=$tmp/prefix
 # Nothing from the caller's environment may decide which libsmalloc runs.
 unset LD_PRELOAD LD_LIBRARY_PATH PKG_CONFIG_PATH PKG_CONFIG_LIBDIR CMAKE_PREFIX_PATH
 
-checks=0
-fail() {
-  echo "FAILED: $*" >&2
-  exit 1
-}
-pass() {
-  checks=$((checks + 1))
-  echo "ok: $*"
-}
+# shellcheck source=../support/checks.sh
+. "$here/../support/checks.sh"
 # run LOG CMD...: run quietly, show the log if it fails.
 run() {
   local log=$1

@@ -18,17 +18,8 @@ lib=${1:?usage: $0 LIBSMALLOC.so ...}
 [ -r "$lib" ] || { echo "FAILED: $lib not found" >&2; exit 1; }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/smalloc-preload.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
-checks=0
-
-fail() {
-  echo "FAILED: $*" >&2
-  exit 1
-}
-
-pass() {
-  checks=$((checks + 1))
-  echo "ok: $*"
-}
+# shellcheck source=../support/checks.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../support/checks.sh"
 
 compare() {
   local name=$1
