@@ -101,8 +101,7 @@ void *sm_alloc_realloc(const uint8_t *table, void *p, size_t n)
         sm_fatal("realloc", p, "double free detected (block is at the head of the thread cache)");
     sm_secure_check_live(p, cls, "realloc"); /* hardened build: p must be in use */
     if (n == 0) {
-        sm_track_free(p);
-        sm_heap_free(cls, p);
+        sm_free_block(p, cls);
         return NULL;
     }
     if (n <= SM_SMALL_MAX && fits_in_place(table, cls, n))
@@ -112,8 +111,7 @@ void *sm_alloc_realloc(const uint8_t *table, void *p, size_t n)
     if (q == NULL)
         return NULL;
     memcpy(q, p, old < n ? old : n);
-    sm_track_free(p);
-    sm_heap_free(cls, p);
+    sm_free_block(p, cls);
     return q;
 }
 

@@ -1,8 +1,6 @@
 /*
  * Arena life cycle and the pymalloc arena policy (see arena.h).
  */
-#include <string.h>
-
 #include "arena.h"
 #include "arena_map.h"
 #include "options.h"
@@ -87,9 +85,8 @@ static sm_arena_t *arena_map_new(unsigned shard)
         sm_arena_map_unmap_arena(arena);
         return NULL;
     }
-    /* Fresh mmap memory is zero: links NULL, counts 0; set what is not. */
-    for (size_t idx = 0; idx < SM_POOLS_PER_ARENA; idx++)
-        arena->pools[idx].cls = SM_CLASS_NONE;
+    /* Fresh mmap memory is zero: links NULL, counts 0, every pool of no
+     * class (SM_CLASS_NONE is 0); set what is not. */
     arena->nfreepools = SM_ARENA_USABLE_POOLS;
     arena->ncarved = SM_ARENA_HEADER_POOLS;
     arena->shard = (uint16_t)shard;

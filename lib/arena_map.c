@@ -43,10 +43,11 @@ bool sm_arena_map_contains(uintptr_t a)
     return (word >> (slot % 64)) & 1;
 }
 
-/* A 64 GiB-aligned range that nothing maps now; the kernel's choice when no
- * random candidate is free (e.g. under valgrind, which keeps its clients
- * low), and the last candidate when the kernel will not say (RLIMIT_AS
- * refuses a 64 GiB probe, yet the range is unlikely to be used). */
+/* A 64 GiB-aligned range that nothing maps now. A candidate whose probe the
+ * kernel refuses (RLIMIT_AS below 64 GiB) is taken as it is: the range is
+ * unlikely to be used, and each arena is mapped without replacing anything.
+ * When every candidate is mapped already (e.g. under valgrind, which keeps
+ * its clients low), the kernel's choice; failing that, the last candidate. */
 static uintptr_t pick_base(void)
 {
     uintptr_t candidates = (SPACE_HIGH - SPACE_LOW) / SM_SPACE_SIZE;

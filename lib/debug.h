@@ -11,9 +11,10 @@
  * fast path (STYLE.md "Fast path and slow path"):
  *   malloc, small   thread caches have capacity 0 in debug mode, so the
  *                   heap slow path gets every call (heap.h) -> sm_debug_malloc
- *   free, small     the same; pools in debug mode accept any offset in the
- *                   block-start test (pool.c), so a debug pointer, which is
- *                   not a block start, reaches the slow path too
+ *   free, small     the same; in debug mode every class accepts any offset
+ *                   in the block-start test (sm_arena_map_init), so a debug
+ *                   pointer, which is not a block start, reaches the slow
+ *                   path too
  *   malloc, large   alloc.c's large path, free of a pointer outside the
  *                   arenas: free.c, both already off the fast path
  *   calloc, realloc, memalign and friends, malloc_usable_size: one

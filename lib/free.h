@@ -25,7 +25,8 @@
  * <p>" on stderr, then abort(). */
 sm_hidden void sm_free_not_block_start(void *p, const char *func) sm_cold sm_noinline;
 
-/* p is not in the arena space: the system malloc's, or a debug-mode block. */
+/* p is in none of libsmalloc's arenas: the system malloc's, or a
+ * debug-mode block. */
 sm_hidden void sm_free_foreign(void *p) sm_noinline;
 
 /* The class of the block at a, SM_CLASS_NONE when a is not libsmalloc's
@@ -33,7 +34,14 @@ sm_hidden void sm_free_foreign(void *p) sm_noinline;
  * there. func names the caller for the report. */
 sm_hidden size_t sm_free_class_of(uintptr_t a, const char *func);
 
-/* sm_track_free is empty unless built for valgrind (track.h). */
+/* Give back p, a block of class cls. sm_track_free is empty unless built
+ * for valgrind (track.h). */
+static sm_always_inline void sm_free_block(void *p, size_t cls)
+{
+    sm_track_free(p);
+    sm_heap_free(cls, p);
+}
+
 static sm_always_inline void sm_free(void *p)
 {
     uintptr_t a = (uintptr_t)p;
@@ -47,8 +55,7 @@ static sm_always_inline void sm_free(void *p)
         sm_free_not_block_start(p, "free");
         return;
     }
-    sm_track_free(p);
-    sm_heap_free(cls, p);
+    sm_free_block(p, cls);
 }
 
 /* Usable bytes at p (class size for small blocks); 0 for NULL. */

@@ -209,11 +209,7 @@ void *sm_heap_alloc_slow(size_t n, size_t cls_index)
             return alloc_when_no_arena(cls);
         h->room[cls] = (int8_t)(h->room[cls] - (int)got);
     }
-    sm_secure_slot_t live = sm_secure_check_block(b, cls);
-    h->head[cls] = sm_freelist_next(b);
-    h->room[cls]++;
-    sm_secure_mark_live(live, b);
-    return b;
+    return sm_heap_pop(h, cls, b);
 }
 
 /* The bin is full: park its older half (one batch) in the transfer cache,
@@ -247,13 +243,11 @@ void sm_heap_free_slow(size_t cls_index, sm_block_t *b)
     if (h->head[cls] == b)
         sm_fatal("free", b, "double free detected (block is at the head of the thread cache)");
     sm_secure_on_free(b, cls, "free");
-    if (h->state != SM_HEAP_LIVE) {
-        h = sm_heap_get();
-        if (h == NULL) {
-            sm_freelist_set_next(b, NULL);
-            sm_pool_free_batch(cls, b, "free");
-            return;
-        }
+    h = sm_heap_get();
+    if (h == NULL) {
+        sm_freelist_set_next(b, NULL);
+        sm_pool_free_batch(cls, b, "free");
+        return;
     }
     if (h->room[cls] == 0)
         bin_flush_half(h, cls);

@@ -82,17 +82,23 @@ extern sm_hidden sm_tls sm_heap_t sm_heap;
 sm_hidden void *sm_heap_alloc_slow(size_t n, size_t cls) sm_noinline sm_cold;
 sm_hidden void sm_heap_free_slow(size_t cls, sm_block_t *b) sm_noinline;
 
+/* Take b, the head of h's bin of class cls, off the bin. */
+static sm_always_inline void *sm_heap_pop(sm_heap_t *h, size_t cls, sm_block_t *b)
+{
+    sm_secure_slot_t live = sm_secure_check_block(b, cls); /* hardened build (secure.h) */
+    h->head[cls] = sm_freelist_next(b);
+    h->room[cls]++;
+    sm_secure_mark_live(live, b);
+    return b;
+}
+
 /* A block of class cls for a request of n bytes (n only for debug mode). */
 static sm_always_inline void *sm_heap_alloc(size_t cls, size_t n)
 {
     sm_block_t *b = sm_heap.head[cls];
     if (sm_unlikely(b == NULL))
         return sm_heap_alloc_slow(n, cls);
-    sm_secure_slot_t live = sm_secure_check_block(b, cls); /* hardened build (secure.h) */
-    sm_heap.head[cls] = sm_freelist_next(b);
-    sm_heap.room[cls]++;
-    sm_secure_mark_live(live, b);
-    return b;
+    return sm_heap_pop(&sm_heap, cls, b);
 }
 
 static sm_always_inline void sm_heap_free(size_t cls, sm_block_t *b)

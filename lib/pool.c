@@ -157,7 +157,8 @@ unsigned sm_pool_alloc_batch(unsigned shard, unsigned cls, unsigned want, sm_blo
 }
 
 /* Return one block to its pool; an arena to unmap, if the pool emptied it. */
-static sm_arena_t *pool_free_one(sm_central_t *c, unsigned cls, sm_block_t *b, const char *func)
+static sm_arena_t *pool_free_one(sm_central_t *c, unsigned cls, unsigned nblocks, sm_block_t *b,
+                                 const char *func)
 {
     sm_pool_t *pool = sm_pool_of((uintptr_t)b);
     uint16_t offset = (uint16_t)((uintptr_t)b & (SM_POOL_SIZE - 1));
@@ -166,7 +167,7 @@ static sm_arena_t *pool_free_one(sm_central_t *c, unsigned cls, sm_block_t *b, c
     sm_block_t *first = pool_freeblock(pool);
     if (sm_unlikely(first == b || pool->nused == 0))
         sm_fatal(func, b, "double free detected");
-    if (pool->nused == sm_class_nblocks(cls))
+    if (pool->nused == nblocks)
         used_link_front(c, pool); /* full -> used */
     sm_freelist_set_next(b, first);
     pool_set_freeblock(pool, b);
@@ -183,6 +184,7 @@ static sm_arena_t *pool_free_one(sm_central_t *c, unsigned cls, sm_block_t *b, c
 
 void sm_pool_free_batch(unsigned cls, sm_block_t *chain, const char *func)
 {
+    unsigned nblocks = sm_class_nblocks(cls);
     sm_central_t *c = NULL; /* the central list whose lock is held */
     sm_arena_t *unmap = NULL;
 
@@ -197,7 +199,7 @@ void sm_pool_free_batch(unsigned cls, sm_block_t *chain, const char *func)
             c = owner;
             sm_lock(&c->lock);
         }
-        sm_arena_t *gone = pool_free_one(c, cls, b, func);
+        sm_arena_t *gone = pool_free_one(c, cls, nblocks, b, func);
         if (gone != NULL) {
             gone->next = unmap;
             unmap = gone;

@@ -5,7 +5,7 @@
  * A pool's descriptor lives in its arena's header (arena.h), so a pool is
  * blocks only: block j of class cls starts at offset j * size.
  *
- *   pool of class 2 (24-byte blocks), 170 blocks, 16 bytes never usable
+ *   pool of class 3 (24-byte blocks), 170 blocks, 16 bytes never usable
  *   +-----+-----+-----+-----+-----+ ... +-----+-----+-----+--+
  *   | B0  | B1  | B2  | B3  | B4  |     |B167 |B168 |B169 |  |
  *   +-----+-----+-----+-----+-----+ ... +-----+-----+-----+--+
