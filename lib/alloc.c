@@ -94,11 +94,14 @@ void *sm_alloc_realloc(const uint8_t *table, void *p, size_t n)
         }
         return sm_fallback_realloc(p, n);
     }
-    /* A block just freed sits at the head of this thread's bin: realloc
-     * would hand it out again (same class) or report the free() below as
-     * the culprit. The same cheap check free makes, under its own name. */
-    if (sm_unlikely(sm_heap.head[cls] == (sm_block_t *)p))
-        sm_fatal("realloc", p, "double free detected (block is at the head of the thread cache)");
+    /* A freed block in this thread's bin: realloc would hand it out again
+     * (same class) or report the free() below as the culprit. The same
+     * checks free makes, under its own name. (Not in a valgrind build:
+     * there the mark word of a live block is the program's, and Memcheck
+     * itself reports a realloc of a freed block.) */
+    if (sm_unlikely(sm_heap.head[cls] == (sm_block_t *)p) ||
+        sm_unlikely(!SM_TRACK_VALGRIND && sm_freelist_is_marked(p, cls)))
+        sm_heap_check_not_free(&sm_heap, cls, p, "realloc");
     sm_secure_check_live(p, cls, "realloc"); /* hardened build: p must be in use */
     if (n == 0) {
         sm_free_block(p, cls);

@@ -170,6 +170,7 @@ static void *alloc_direct(unsigned cls)
         errno = ENOMEM;
         return NULL;
     }
+    sm_freelist_set_mark(b, cls, 0); /* it may have left a thread cache before */
     return b;
 }
 
@@ -231,6 +232,31 @@ static void bin_flush_half(sm_heap_t *h, unsigned cls)
         sm_pool_free_batch(cls, older, "free");
 }
 
+/* Is b among the blocks of the bin? (At most its capacity to walk.) */
+static bool bin_holds(const sm_heap_t *h, unsigned cls, const sm_block_t *b)
+{
+    for (const sm_block_t *f = h->head[cls]; f != NULL; f = sm_freelist_next(f))
+        if (f == b)
+            return true;
+    return false;
+}
+
+void sm_heap_check_not_free(const sm_heap_t *h, size_t cls_index, sm_block_t *b, const char *func)
+{
+    unsigned cls = (unsigned)cls_index;
+    if (h->head[cls] == b)
+        sm_fatal(func, b, "double free detected (block is at the head of the thread cache)");
+    if (sm_likely(!sm_freelist_is_marked(b, cls)))
+        return;
+    if (bin_holds(h, cls, b))
+        sm_fatal(func, b, "double free detected (block is in the thread cache)");
+    if (sm_transfer_holds(sm_arena_of((uintptr_t)b)->shard, cls, b))
+        sm_fatal(func, b, "double free detected (block is in the transfer cache)");
+    if (sm_pool_holds_free(cls, b))
+        sm_fatal(func, b, "double free detected");
+    /* A live block whose last word the program set to the mark. */
+}
+
 void sm_heap_free_slow(size_t cls_index, sm_block_t *b)
 {
     unsigned cls = (unsigned)cls_index;
@@ -240,8 +266,7 @@ void sm_heap_free_slow(size_t cls_index, sm_block_t *b)
         sm_debug_free(b, "free");
         return;
     }
-    if (h->head[cls] == b)
-        sm_fatal("free", b, "double free detected (block is at the head of the thread cache)");
+    sm_heap_check_not_free(h, cls, b, "free");
     sm_secure_on_free(b, cls, "free");
     h = sm_heap_get();
     if (h == NULL) {
@@ -251,6 +276,7 @@ void sm_heap_free_slow(size_t cls_index, sm_block_t *b)
     }
     if (h->room[cls] == 0)
         bin_flush_half(h, cls);
+    sm_freelist_set_mark(b, cls, SM_FREED_MARK);
     sm_freelist_set_next(b, h->head[cls]);
     h->head[cls] = b;
     h->room[cls]--;

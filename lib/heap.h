@@ -72,7 +72,7 @@ extern sm_hidden sm_tls sm_heap_t sm_heap;
 
 /* Slow paths of sm_heap_alloc/sm_heap_free. alloc: a block of class cls,
  * or NULL with errno = ENOMEM. free: entered with room[cls] already
- * decremented; aborts on a double free seen at the bin head.
+ * decremented; aborts on a double free (sm_heap_check_not_free).
  *
  * Runtime debug mode (SMALLOC_DEBUG=1, debug.h) lives here, not on the fast
  * path: its heaps have bins of capacity 0 (head NULL, room 0), so every
@@ -82,12 +82,20 @@ extern sm_hidden sm_tls sm_heap_t sm_heap;
 sm_hidden void *sm_heap_alloc_slow(size_t n, size_t cls) sm_noinline sm_cold;
 sm_hidden void sm_heap_free_slow(size_t cls, sm_block_t *b) sm_noinline;
 
+/* Abort with "<func>(): double free detected ..." when b, a block start of
+ * class cls, is free: at the head of h's bin, or, when it carries the freed
+ * mark (freelist.h), anywhere in h's bin, in the transfer cache or in its
+ * pool's free list. Returns when b is live. */
+sm_hidden void sm_heap_check_not_free(const sm_heap_t *h, size_t cls, sm_block_t *b,
+                                      const char *func) sm_cold;
+
 /* Take b, the head of h's bin of class cls, off the bin. */
 static sm_always_inline void *sm_heap_pop(sm_heap_t *h, size_t cls, sm_block_t *b)
 {
     sm_secure_slot_t live = sm_secure_check_block(b, cls); /* hardened build (secure.h) */
     h->head[cls] = sm_freelist_next(b);
     h->room[cls]++;
+    sm_freelist_set_mark(b, cls, 0); /* no longer freed (freelist.h) */
     sm_secure_mark_live(live, b);
     return b;
 }
@@ -101,13 +109,18 @@ static sm_always_inline void *sm_heap_alloc(size_t cls, size_t n)
     return sm_heap_pop(&sm_heap, cls, b);
 }
 
+/* Push b on the bin; the slow path when the bin is full, or when b may
+ * have been freed already: it is the bin's head, or carries the freed mark
+ * (freelist.h). */
 static sm_always_inline void sm_heap_free(size_t cls, sm_block_t *b)
 {
-    if (sm_unlikely(--sm_heap.room[cls] < 0) || sm_unlikely(sm_heap.head[cls] == b)) {
+    if (sm_unlikely(--sm_heap.room[cls] < 0) || sm_unlikely(sm_heap.head[cls] == b) ||
+        sm_unlikely(sm_freelist_is_marked(b, cls))) {
         sm_heap_free_slow(cls, b);
         return;
     }
     sm_secure_on_free(b, cls, "free");
+    sm_freelist_set_mark(b, cls, SM_FREED_MARK);
     sm_freelist_set_next(b, sm_heap.head[cls]);
     sm_heap.head[cls] = b;
 }

@@ -215,6 +215,19 @@ void sm_pool_free_batch(unsigned cls, sm_block_t *chain, const char *func)
     sm_arena_purge();
 }
 
+bool sm_pool_holds_free(unsigned cls, const sm_block_t *b)
+{
+    const sm_pool_t *pool = sm_pool_of((uintptr_t)b);
+    sm_central_t *c = &sm_g_central[sm_arena_of((uintptr_t)b)->shard][cls];
+    bool found = false;
+    sm_lock(&c->lock);
+    if (pool->cls == cls)
+        for (const sm_block_t *f = pool_freeblock(pool); f != NULL && !found; f = sm_freelist_next(f))
+            found = f == b;
+    sm_unlock(&c->lock);
+    return found;
+}
+
 int sm_pool_check(const sm_pool_t *pool)
 {
     if (pool->cls == SM_CLASS_NONE)

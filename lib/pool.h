@@ -33,6 +33,7 @@
 #ifndef SM_POOL_H
 #define SM_POOL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "compiler.h"
@@ -72,6 +73,10 @@ sm_hidden unsigned sm_pool_alloc_batch(unsigned shard, unsigned cls, unsigned wa
  * naming func on a block that is not a live block of class cls (double or
  * invalid free). Takes the class lock of each block's shard. */
 sm_hidden void sm_pool_free_batch(unsigned cls, sm_block_t *chain, const char *func);
+
+/* Is b, a block start of class cls, on its pool's free list? Takes the
+ * class lock of b's shard. (The double-free check, heap.h.) */
+sm_hidden bool sm_pool_holds_free(unsigned cls, const sm_block_t *b);
 
 /* Recount a pool's free list against its counters (SM_DEBUG >= 2 checks). */
 sm_hidden int sm_pool_check(const sm_pool_t *pool);

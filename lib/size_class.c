@@ -24,12 +24,15 @@ const uint8_t sm_size_class_api[SM_SIZE_TABLE_LEN] = {
     API(57), API(58), API(59), API(60), API(61), API(62), API(63), API(64),
 };
 
-/* Replaced malloc family: the 8-byte class up to 8 bytes, then only classes
- * that are multiples of 16. Writable: SMALLOC_ALIGNMENT=8 copies the API
- * table over it at start-up (init.c), so the fast path keeps one constant
- * address. */
+/* Replaced malloc family: only classes that are multiples of 16, so every
+ * block is 16-aligned, as glibc's are (programs keep tags in the low four
+ * bits of malloc'ed pointers), and every block has room for the freed mark
+ * after its link (freelist.h), so the default build catches the double
+ * frees glibc's tcache catches, at every size. pymalloc's smallest block is
+ * 16 bytes too. Writable: SMALLOC_ALIGNMENT=8 copies the API table over it
+ * at start-up (init.c), so the fast path keeps one constant address. */
 uint8_t sm_size_class_abi[SM_SIZE_TABLE_LEN] = {
-    [0 ... SM_QUANTUM] = 1, [SM_QUANTUM + 1 ... 2 * SM_QUANTUM] = 2,
+    [0 ... 2 * SM_QUANTUM] = 2,
     ABI(4), ABI(6), ABI(8), ABI(10), ABI(12), ABI(14), ABI(16),
     ABI(18), ABI(20), ABI(22), ABI(24), ABI(26), ABI(28), ABI(30), ABI(32),
     ABI(34), ABI(36), ABI(38), ABI(40), ABI(42), ABI(44), ABI(46), ABI(48),

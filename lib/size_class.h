@@ -2,7 +2,7 @@
  * Size classes: request size -> class, and class -> block size.
  *
  *   request n (bytes)   smalloc_* class     malloc family class (16-aligned)
- *   0 .. 8              1  (8 bytes)        1  (8 bytes)
+ *   0 .. 8              1  (8 bytes)        2  (16 bytes)
  *   9 .. 16             2  (16)             2  (16)
  *   17 .. 24            3  (24)             4  (32)
  *   25 .. 32            4  (32)             4  (32)

@@ -44,6 +44,18 @@ sm_block_t *sm_transfer_take(unsigned shard, unsigned cls)
     return batch;
 }
 
+bool sm_transfer_holds(unsigned shard, unsigned cls, const sm_block_t *b)
+{
+    transfer_slots_t *t = &slots[shard][cls];
+    bool found = false;
+    sm_lock(&t->lock);
+    for (unsigned i = 0; i < t->nbatches && !found; i++)
+        for (const sm_block_t *f = t->batches[i]; f != NULL && !found; f = sm_freelist_next(f))
+            found = f == b;
+    sm_unlock(&t->lock);
+    return found;
+}
+
 size_t sm_transfer_parked_blocks(unsigned cls, size_t batch_blocks)
 {
     size_t n = 0;

@@ -31,6 +31,10 @@ sm_hidden bool sm_transfer_put(unsigned shard, unsigned cls, sm_block_t *batch);
 /* A parked batch, or NULL. */
 sm_hidden sm_block_t *sm_transfer_take(unsigned shard, unsigned cls);
 
+/* Is b in one of the batches of class cls parked in the shard? (The
+ * double-free check of a block carrying the freed mark, heap.h.) */
+sm_hidden bool sm_transfer_holds(unsigned shard, unsigned cls, const sm_block_t *b);
+
 /* Blocks of class cls parked in all shards (for statistics). */
 sm_hidden size_t sm_transfer_parked_blocks(unsigned cls, size_t batch_blocks);
 

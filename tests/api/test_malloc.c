@@ -23,10 +23,7 @@ static size_t api_size(size_t n)
     return n == 0 ? 8 : (n + 7) / 8 * 8;
 }
 
-static size_t abi_size(size_t n)
-{
-    return n <= 8 ? 8 : (n + 15) / 16 * 16;
-}
+#define abi_size malloc_block_size
 
 Test(malloc, malloc_is_libsmalloc)
 {

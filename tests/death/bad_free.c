@@ -30,6 +30,7 @@
 #include <smalloc.h>
 
 #include "arena.h"
+#include "freelist.h"
 #include "support.h"
 
 /* Exit codes of a child whose precondition failed (never a libsmalloc
@@ -52,7 +53,7 @@ static void expect_abort(const struct captured *c, const char *func, const char 
     cr_assert_neq(c->exit_code, CHILD_NO_POOL_HEAD, "test precondition: no pool free-list head found");
     cr_assert_eq(c->signal, SIGABRT, "%s(%p): child ended by signal %d, exit code %d; stderr:\n%s",
                  func, p, c->signal, c->exit_code, c->err);
-    cr_assert_str_eq(c->err, want, "stderr of the child");
+    cr_assert_str_eq(c->err, want, "stderr of the child: %s, want %s", c->err, want);
 }
 
 /* Run bad({p, offset}) in a child, which must abort with the message for
@@ -170,6 +171,75 @@ Test(death, double_free_at_the_head_of_the_thread_cache)
         expect_bad_call(free_twice, p, 0, "free",
                         "double free detected (block is at the head of the thread cache)", p);
         free(p);
+    }
+}
+
+/* glibc 2.36 catches this one with the key word of its tcache ("free():
+ * double free detected in tcache 2"); a is no longer at the head of the
+ * thread cache when it is freed again, and without the check the next two
+ * mallocs of its class would both return it. */
+static void free_a_b_a(void *arg)
+{
+    struct bad_call *call = arg;
+    void *b = malloc(call->offset);
+    free(call->p);
+    free(b);
+    free(call->p);
+    _exit(CHILD_SURVIVED);
+}
+
+Test(death, double_free_with_another_free_between)
+{
+    for (size_t n = 0; n <= SMALLOC_SMALL_MAX; n++) {
+        void *p = malloc(n);
+        expect_bad_call(free_a_b_a, p, n, "free", "double free detected (block is in the thread cache)", p);
+        free(p);
+    }
+}
+
+/* Deeper in the cache, and after the thread cache gave it to the transfer
+ * cache or to its pool: freed, then many frees of its class after it. */
+static void free_a_then_many_then_a(void *arg)
+{
+    struct bad_call *call = arg;
+    enum { MANY = 300 };
+    void *others[MANY];
+    for (size_t i = 0; i < MANY; i++)
+        others[i] = malloc(call->offset);
+    free(call->p);
+    for (size_t i = 0; i < MANY; i++)
+        free(others[i]);
+    free(call->p);
+    _exit(CHILD_SURVIVED);
+}
+
+Test(death, double_free_after_the_block_left_the_thread_cache)
+{
+    static const size_t sizes[] = {16, 24, 100, 512};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        void *p = malloc(sizes[i]);
+        struct bad_call call = {p, sizes[i]};
+        struct captured c;
+        fork_and_capture(free_a_then_many_then_a, &call, &c);
+        cr_assert_eq(c.signal, SIGABRT, "size %zu: child ended by signal %d, exit code %d; stderr:\n%s",
+                     sizes[i], c.signal, c.exit_code, c.err);
+        cr_assert(strstr(c.err, "smalloc: free(): double free detected") == c.err,
+                  "size %zu: stderr of the child: %s", sizes[i], c.err);
+        free(p);
+    }
+}
+
+/* A live block whose last word holds the mark's value is only looked for:
+ * freeing it is not an error, and it is handed out again. */
+Test(death, a_live_block_holding_the_mark_value_frees_normally)
+{
+    for (size_t n = 16; n <= SMALLOC_SMALL_MAX; n += 16) {
+        uint64_t *p = malloc(n);
+        p[n / 8 - 1] = SM_FREED_MARK;
+        free(p);
+        void *q = malloc(n);
+        cr_assert_eq((void *)p, q, "size %zu: the block is reused", n);
+        free(q);
     }
 }
 

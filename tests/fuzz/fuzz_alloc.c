@@ -214,9 +214,7 @@ static size_t class_size(enum family fam, size_t n)
 {
     if (n > SMALLOC_SMALL_MAX)
         return 0;
-    if (n <= 8)
-        return 8;
-    return round_up(n, fam == FAM_LIBC ? libc_alignment : 8);
+    return round_up(n == 0 ? 1 : n, fam == FAM_LIBC ? libc_alignment : 8);
 }
 
 static size_t natural_alignment(size_t block)

@@ -34,7 +34,7 @@ expect_out() { # WHAT EXPECTED CMD...
 }
 
 expect_out "preloaded library" "library $(readlink -f "$lib")" "$run" "$probe" library
-expect_out "small block from libsmalloc" "usable 1 8" "$run" "$probe" usable 1
+expect_out "small block from libsmalloc" "usable 1 16" "$run" "$probe" usable 1
 expect_out "without the launcher" "usable 1 24" "$probe" usable 1
 expect_out "LD_PRELOAD order" "LD_PRELOAD=$(dirname "$lib")/libsmalloc.so.0:$other" \
   env LD_PRELOAD="$other" "$run" "$probe" env LD_PRELOAD

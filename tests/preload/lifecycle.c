@@ -57,7 +57,7 @@ static void ok(const char *stage)
  * at least 24). */
 static size_t class_size(size_t n)
 {
-    return n <= 8 ? 8 : (n + 15) & ~(size_t)15;
+    return n <= 16 ? 16 : (n + 15) & ~(size_t)15;
 }
 
 static unsigned char pattern(size_t seed, size_t i)

@@ -36,6 +36,11 @@ long check_pattern(const void *p, size_t n, uint64_t seed)
     return -1;
 }
 
+size_t malloc_block_size(size_t n)
+{
+    return n <= 16 ? 16 : (n + 15) / 16 * 16;
+}
+
 size_t statm_resident_bytes(void)
 {
     FILE *f = fopen("/proc/self/statm", "r");

@@ -14,6 +14,10 @@
 void fill_pattern(void *p, size_t n, uint64_t seed);
 long check_pattern(const void *p, size_t n, uint64_t seed);
 
+/* The block the replaced malloc family gives a request of n <= 512 bytes
+ * (SMALLOC_ALIGNMENT=16, the default): the next multiple of 16, at least 16. */
+size_t malloc_block_size(size_t n);
+
 /* Resident set size of this process in bytes (from /proc/self/statm). */
 size_t statm_resident_bytes(void);
 

@@ -15,6 +15,7 @@
 #include "arena_map.h"
 #include "init.h"
 #include "size_class.h"
+#include "support.h"
 
 /* The card's rule for smalloc_*: the next multiple of 8, 0 taking 8. */
 static size_t api_class_size(size_t n)
@@ -22,11 +23,7 @@ static size_t api_class_size(size_t n)
     return n == 0 ? 8 : (n + 7) / 8 * 8;
 }
 
-/* The malloc family's rule: 8 up to 8 bytes, else the next multiple of 16. */
-static size_t abi_class_size(size_t n)
-{
-    return n <= 8 ? 8 : (n + 15) / 16 * 16;
-}
+#define abi_class_size malloc_block_size
 
 /* Every entry of table: a class in range, holding n, of the rule's size. */
 static void assert_table_follows(const uint8_t *table, size_t (*rule)(size_t), const char *name)
@@ -38,7 +35,8 @@ static void assert_table_follows(const uint8_t *table, size_t (*rule)(size_t), c
         cr_assert_geq(size, n, "%s, size %zu: class %zu holds only %zu bytes", name, n, cls, size);
         cr_assert_eq(size, rule(n), "%s, size %zu: class size %zu, want %zu", name, n, size, rule(n));
     }
-    cr_assert_eq(sm_size_class_of(table, 0), 1, "%s: size 0 takes class 1 (8 bytes)", name);
+    cr_assert_eq(sm_class_size((unsigned)sm_size_class_of(table, 0)), rule(1),
+                 "%s: size 0 takes the smallest block", name);
 }
 
 Test(size_class, api_table_gives_smallest_multiple_of_8)
@@ -52,11 +50,11 @@ Test(size_class, api_table_gives_smallest_multiple_of_8)
     }
 }
 
-Test(size_class, abi_table_gives_8_then_multiples_of_16)
+Test(size_class, abi_table_gives_multiples_of_16)
 {
     sm_init_process(); /* SMALLOC_ALIGNMENT is applied to the table here */
     assert_table_follows(sm_size_class_abi, abi_class_size, "abi");
-    for (size_t n = 9; n <= SM_SMALL_MAX; n++) {
+    for (size_t n = 0; n <= SM_SMALL_MAX; n++) {
         size_t size = sm_class_size((unsigned)sm_size_class_of(sm_size_class_abi, n));
         cr_assert_eq(size % 16, 0, "size %zu: class size %zu is not a multiple of 16", n, size);
     }
