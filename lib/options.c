@@ -1,8 +1,9 @@
 /*
  * The option table generated from SM_OPTIONS (options.h), its parser, which
  * walks environ directly (getenv is fine too, but this way one pass also
- * finds misspelt SMALLOC_* names), and the two listings made from it: the
- * SMALLOC_VERBOSE start-up lines and the README table.
+ * finds misspelt SMALLOC_* names), and the listings made from it: the
+ * SMALLOC_VERBOSE start-up lines, the options in every statistics report
+ * (both through sm_options_get) and the README table.
  */
 #include <stdint.h>
 #include <string.h>
