@@ -25,6 +25,21 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* s as a JSON string: quotes, backslashes and control characters escaped. */
+static void put_json_string(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            fprintf(f, "\\%c", *c);
+        else if (*c < 0x20)
+            fprintf(f, "\\u%04x", *c);
+        else
+            fputc(*c, f);
+    }
+    fputc('"', f);
+}
+
 static double tv_s(struct timeval tv)
 {
     return (double)tv.tv_sec + (double)tv.tv_usec * 1e-6;
@@ -87,10 +102,12 @@ int main(int argc, char **argv)
         perror("runprog: --out");
         return 2;
     }
-    fprintf(f,
-            "{\"program\":\"%s\",\"allocator\":\"%s\",\"wall_s\":%.6f,\"user_s\":%.6f,"
-            "\"sys_s\":%.6f,\"peak_rss_kb\":%ld,\"exit\":%d}\n",
-            name, label, wall, tv_s(ru.ru_utime), tv_s(ru.ru_stime), ru.ru_maxrss, code);
+    fputs("{\"program\":", f);
+    put_json_string(f, name);
+    fputs(",\"allocator\":", f);
+    put_json_string(f, label);
+    fprintf(f, ",\"wall_s\":%.6f,\"user_s\":%.6f,\"sys_s\":%.6f,\"peak_rss_kb\":%ld,\"exit\":%d}\n", wall,
+            tv_s(ru.ru_utime), tv_s(ru.ru_stime), ru.ru_maxrss, code);
     if (f != stdout)
         fclose(f);
     return code;

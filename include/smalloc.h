@@ -136,7 +136,11 @@ const char *smalloc_version(void);
     X(fallback_calls, fallback, "calls", count,                                              \
       "requests above 512 bytes passed to the system malloc")                                \
     X(fallback_bytes, fallback, "bytes requested", bytes,                                    \
-      "bytes requested from the system malloc")
+      "bytes requested from the system malloc")                                              \
+    X(pid, process, "pid", count, "the process the snapshot is of")                           \
+    X(rss_bytes, process, "resident (RSS, whole process)", bytes,                            \
+      "resident set of the whole process (/proc/self/statm), next to bytes_mapped; "         \
+      "SMALLOC_STATS_UNKNOWN when it cannot be read")
 
 #define SMALLOC_STATS_FIELD_(field, group, label, unit, doc) size_t field;
 
@@ -145,22 +149,48 @@ struct smalloc_class_stats {
     SMALLOC_CLASS_STATS_FIELDS(SMALLOC_STATS_FIELD_)
 };
 
+/* ABI: a program compiled against an older smalloc.h passes a smaller
+ * struct, and the library fills only the bytes it says it has. So the
+ * layout only ever grows at its end: struct_size, the class array (whose
+ * fields are fixed: a new per-class statistic needs a new array, at the
+ * end), then SMALLOC_STATS_FIELDS in their order, where a new statistic is
+ * added after the last one. */
 struct smalloc_stats {
-    SMALLOC_STATS_FIELDS(SMALLOC_STATS_FIELD_)
+    /* Set by the library: the bytes of this struct it filled, the smaller
+     * of the caller's sizeof and the library's. A field ending beyond it
+     * (offsetof + sizeof > struct_size) was not filled: the library loaded
+     * is older than the header the program was compiled with. */
+    size_t struct_size;
     struct smalloc_class_stats classes[SMALLOC_NCLASSES];
+    SMALLOC_STATS_FIELDS(SMALLOC_STATS_FIELD_)
 };
 
-/* Fill *out with a snapshot of the allocator's state. Counters of other
- * threads' caches are read without stopping them, so a snapshot taken while
- * other threads allocate is approximate; it is exact in a quiet program. */
-void smalloc_stats_get(struct smalloc_stats *out);
+/* Fill at most size bytes of *out (size: the caller's sizeof *out) with a
+ * snapshot of the allocator's state, struct_size included. Counters of
+ * other threads' caches are read without stopping them, so a snapshot
+ * taken while other threads allocate is approximate; it is exact in a
+ * quiet program. */
+void smalloc_stats_get_sized(struct smalloc_stats *out, size_t size);
 
-/* Print the statistics as an aligned table. */
+/* smalloc_stats_get(&s): the same, with the size of the struct the caller
+ * was compiled with (a macro, so that the size is the caller's). The
+ * function of that name, for callers that take its address or #undef the
+ * macro, fills sizeof(struct smalloc_stats) of the library's header. */
+void smalloc_stats_get(struct smalloc_stats *out);
+#define smalloc_stats_get(out) smalloc_stats_get_sized((out), sizeof *(out))
+
+/* Print the statistics as an aligned table: the first line is
+ * "libsmalloc VERSION statistics", the second the pid and the program's
+ * name, the third the SMALLOC_* options in force. The report is formatted
+ * first, outside the allocator's pools, then written with one fwrite. */
 void smalloc_stats_print(FILE *out);
 
-/* Print the same statistics as one JSON object on one line: every field
- * above by name, and "classes", an array of the classes with a pool in
- * use, each with "class" (its index) and the class fields. */
+/* Print the same statistics as one JSON object on one line: "version",
+ * "debug", "program" (the program's short name), "options" (each SMALLOC_*
+ * option in force: numbers, true/false, strings, null when unset), every
+ * field above by name, and "classes", an array of the classes with a pool
+ * in use, each with "class" (its index) and the class fields. One fwrite,
+ * as above. */
 void smalloc_stats_print_json(FILE *out);
 
 /* Give the calling thread's cached free blocks, and the batches parked

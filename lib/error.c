@@ -101,21 +101,31 @@ void sm_fatal(const char *func, const void *p, const char *what)
     abort();
 }
 
-/* prefix, the formatted text and a newline, in one write to stderr. */
-static void say_line(const char *prefix, const char *fmt, va_list ap)
+/* prefix, the formatted text and a newline, in one write to fd. */
+static void say_line(int fd, const char *prefix, const char *fmt, va_list ap)
 {
+    if (fd < 0)
+        return;
     char line[512];
     size_t n = sm_snprintf(line, sizeof line, "%s", prefix);
     n += sm_vsnprintf(line + n, sizeof line - n - 1, fmt, ap);
     line[n++] = '\n';
-    sm_os_write(STDERR_FILENO, line, n);
+    sm_os_write(fd, line, n);
 }
 
 void sm_warn(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    say_line("smalloc: warning: ", fmt, ap);
+    say_line(STDERR_FILENO, "smalloc: warning: ", fmt, ap);
+    va_end(ap);
+}
+
+void sm_warn_to(int fd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    say_line(fd, "smalloc: warning: ", fmt, ap);
     va_end(ap);
 }
 
@@ -123,7 +133,7 @@ void sm_say(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    say_line("smalloc: ", fmt, ap);
+    say_line(STDERR_FILENO, "smalloc: ", fmt, ap);
     va_end(ap);
 }
 

@@ -17,6 +17,8 @@ sm_hidden void sm_fatal(const char *func, const void *p, const char *what) sm_no
 
 /* "smalloc: warning: ..." with a tiny printf: %s %d %u %zu %zx %p %c %%. */
 sm_hidden void sm_warn(const char *fmt, ...) sm_cold __attribute__((format(printf, 1, 2)));
+/* The same line to fd rather than stderr (fd < 0: nowhere). */
+sm_hidden void sm_warn_to(int fd, const char *fmt, ...) sm_cold __attribute__((format(printf, 2, 3)));
 /* "smalloc: ..." (reports of the debug mode), same printf. */
 sm_hidden void sm_say(const char *fmt, ...) sm_cold __attribute__((format(printf, 1, 2)));
 

@@ -1,12 +1,14 @@
 /*
  * The option table generated from SM_OPTIONS (options.h), its parser, which
  * walks environ directly (getenv is fine too, but this way one pass also
- * finds misspelt SMALLOC_* names), and the two listings made from it: the
- * SMALLOC_VERBOSE start-up lines and the README table.
+ * finds misspelt SMALLOC_* names), and the listings made from it: the
+ * SMALLOC_VERBOSE start-up lines, the options in every statistics report
+ * (both through sm_options_get) and the README table.
  */
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 
 #include <smalloc.h>
@@ -25,17 +27,15 @@ struct sm_options sm_opt = {
 
 bool sm_options_parsed;
 
-enum kind { KIND_bool, KIND_uint, KIND_format, KIND_string };
-
 static const struct option_desc {
     const char *name;
-    enum kind kind;
+    enum sm_option_kind kind;
     void *field;
     const char *shown; /* the default as the README shows it */
     const char *doc;
 } options[] = {
 #define SM_OPTION_DESC(field, name, kind, def, shown, doc) \
-    {name, KIND_##kind, &sm_opt.field, shown, doc},
+    {name, SM_OPTION_KIND_##kind, &sm_opt.field, shown, doc},
     SM_OPTIONS(SM_OPTION_DESC)
 #undef SM_OPTION_DESC
 };
@@ -118,28 +118,28 @@ static void parse_one(const char *entry)
             continue;
         int err = 0;
         switch (o->kind) {
-        case KIND_bool: {
+        case SM_OPTION_KIND_bool: {
             bool saved = *(bool *)o->field;
             err = parse_bool(value, o->field);
             if (err)
                 *(bool *)o->field = saved;
             break;
         }
-        case KIND_uint: {
+        case SM_OPTION_KIND_uint: {
             size_t saved = *(size_t *)o->field;
             err = parse_uint(value, o->field) || !value_allowed(o);
             if (err)
                 *(size_t *)o->field = saved;
             break;
         }
-        case KIND_format: {
+        case SM_OPTION_KIND_format: {
             unsigned parsed;
             err = parse_format(value, &parsed);
             if (!err)
                 *(unsigned *)o->field = parsed;
             break;
         }
-        case KIND_string:
+        case SM_OPTION_KIND_string:
             *(const char **)o->field = *value ? value : NULL;
             break;
         }
@@ -156,6 +156,12 @@ static void parse_one(const char *entry)
 
 void sm_options_init(void)
 {
+    /* Set-user-ID or set-group-ID (or file capabilities): the environment
+     * is not the program owner's to trust (options.h). */
+    if (getauxval(AT_SECURE) != 0) {
+        sm_options_parsed = true;
+        return;
+    }
     char **env = sm_init_environ();
     if (env == NULL)
         return;
@@ -173,6 +179,32 @@ void sm_options_init(void)
     sm_options_parsed = true;
 }
 
+bool sm_options_get(size_t i, struct sm_option_value *out)
+{
+    static const char *const formats[] = {"0", "table", "json"};
+    if (i >= sizeof options / sizeof options[0])
+        return false;
+    const struct option_desc *o = &options[i];
+    out->name = o->name;
+    out->kind = o->kind;
+    out->value = out->buf;
+    switch (o->kind) {
+    case SM_OPTION_KIND_bool:
+        out->value = *(bool *)o->field ? "1" : "0";
+        break;
+    case SM_OPTION_KIND_uint:
+        sm_snprintf(out->buf, sizeof out->buf, "%zu", *(size_t *)o->field);
+        break;
+    case SM_OPTION_KIND_format:
+        out->value = formats[*(unsigned *)o->field];
+        break;
+    case SM_OPTION_KIND_string:
+        out->value = *(const char **)o->field;
+        break;
+    }
+    return true;
+}
+
 void sm_options_announce(void)
 {
     if (!sm_opt.verbose)
@@ -181,27 +213,9 @@ void sm_options_announce(void)
     size_t n = sm_snprintf(line, sizeof line, "smalloc: libsmalloc %s, pid %d\n", smalloc_version(),
                            (int)getpid());
     sm_os_write(STDERR_FILENO, line, n);
-    for (size_t i = 0; i < sizeof options / sizeof options[0]; i++) {
-        const struct option_desc *o = &options[i];
-        switch (o->kind) {
-        case KIND_bool:
-            n = sm_snprintf(line, sizeof line, "smalloc:   %s=%s\n", o->name, *(bool *)o->field ? "1" : "0");
-            break;
-        case KIND_uint:
-            n = sm_snprintf(line, sizeof line, "smalloc:   %s=%zu\n", o->name, *(size_t *)o->field);
-            break;
-        case KIND_format: {
-            static const char *const names[] = {"0", "table", "json"};
-            n = sm_snprintf(line, sizeof line, "smalloc:   %s=%s\n", o->name,
-                            names[*(unsigned *)o->field]);
-            break;
-        }
-        case KIND_string: {
-            const char *s = *(const char **)o->field;
-            n = sm_snprintf(line, sizeof line, "smalloc:   %s=%s\n", o->name, s ? s : "(unset)");
-            break;
-        }
-        }
+    struct sm_option_value v;
+    for (size_t i = 0; sm_options_get(i, &v); i++) {
+        n = sm_snprintf(line, sizeof line, "smalloc:   %s=%s\n", v.name, v.value ? v.value : "(unset)");
         sm_os_write(STDERR_FILENO, line, n);
     }
 }

@@ -12,6 +12,14 @@
  *
  * Readers on slow paths read sm_opt.<field> directly: it is written once,
  * by the initialising thread, before any block is handed out.
+ *
+ * A set-user-ID or set-group-ID program (getauxval(AT_SECURE) != 0, which
+ * is also what makes glibc drop its MALLOC_* tunables) reads no SMALLOC_*
+ * variable at all: the environment belongs to the unprivileged caller, and
+ * SMALLOC_STATS_FILE would let it create or append to any file as the
+ * program's owner, SMALLOC_VERBOSE would print addresses, SMALLOC_DEBUG
+ * would change how the program's heap behaves. Every option keeps its
+ * default there, silently (tests/debug/setuid.sh).
  */
 #ifndef SM_OPTIONS_H
 #define SM_OPTIONS_H
@@ -54,11 +62,27 @@ struct sm_options {
 
 extern sm_hidden struct sm_options sm_opt;
 
+/* The value in force of the i-th option of SM_OPTIONS, for listings that
+ * must follow the list by themselves (SMALLOC_VERBOSE, the statistics
+ * reports). value: bool "0"/"1", uint in decimal, format "0"/"table"/
+ * "json" (those three formatted into buf), string as given, NULL when
+ * unset. */
+enum sm_option_kind { SM_OPTION_KIND_bool, SM_OPTION_KIND_uint, SM_OPTION_KIND_format, SM_OPTION_KIND_string };
+struct sm_option_value {
+    const char *name;
+    enum sm_option_kind kind;
+    const char *value;
+    char buf[24];
+};
+/* false when i is past the end of the list. */
+sm_hidden bool sm_options_get(size_t i, struct sm_option_value *out);
+
 /* Set once sm_options_init has filled sm_opt. */
 extern sm_hidden bool sm_options_parsed;
 
 /* Parse SMALLOC_* from environ; one warning line per unknown name or bad
- * value, which keeps its default. Never allocates. */
+ * value, which keeps its default. Nothing at all in a set-user-ID or
+ * set-group-ID program (AT_SECURE, above). Never allocates. */
 sm_hidden void sm_options_init(void);
 
 /* With SMALLOC_VERBOSE: version and the options in force, on stderr. */

@@ -13,8 +13,21 @@
  * is not known: it would take the request size of every block, which the
  * fast path does not keep (no counter there), so those two are reported as
  * SMALLOC_STATS_UNKNOWN, and SMALLOC_DEBUG=1 measures them.
+ *
+ * A report is formatted whole into a buffer mapped for it (sm_os_map, so
+ * the pools it describes do not move while it is written, and it grows by
+ * remapping), then written at once: one fwrite for the printers, one
+ * write(2) for the exit report. SMALLOC_STATS_FILE is opened with O_APPEND,
+ * so the reports of many processes sharing one file (a shell pipeline, a
+ * make run, forked workers) follow each other whole, each naming its pid,
+ * program and options. Besides write, the statistics call open, read,
+ * fcntl and close themselves: /proc/self/statm, the statistics file and the
+ * duplicate of stderr are theirs alone.
  */
+#include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -32,10 +45,42 @@
 #include "size_class.h"
 #include "stats.h"
 
-sm_public void smalloc_stats_get(struct smalloc_stats *out)
+/* Resident set of the whole process, from /proc/self/statm's second
+ * number (pages); SMALLOC_STATS_UNKNOWN when it cannot be read. */
+static size_t process_rss(void)
+{
+    int saved = errno;
+    size_t rss = SMALLOC_STATS_UNKNOWN;
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        char buf[128];
+        ssize_t n = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (n > 0) {
+            buf[n] = '\0';
+            const char *p = buf;
+            while (*p >= '0' && *p <= '9') /* total size */
+                p++;
+            if (*p == ' ' && p[1] >= '0' && p[1] <= '9') {
+                size_t pages = 0;
+                for (p++; *p >= '0' && *p <= '9'; p++)
+                    pages = pages * 10 + (size_t)(*p - '0');
+                rss = pages * (size_t)getpagesize();
+            }
+        }
+    }
+    errno = saved;
+    return rss;
+}
+
+/* The whole snapshot, in this library's layout. */
+static void stats_snapshot(struct smalloc_stats *out)
 {
     sm_init_process();
     memset(out, 0, sizeof *out);
+    out->struct_size = sizeof *out;
+    out->pid = (size_t)getpid();
+    out->rss_bytes = process_rss();
     out->arena_size = SM_ARENA_SIZE;
     out->pool_size = SM_POOL_SIZE;
 
@@ -105,10 +150,96 @@ sm_public void smalloc_stats_get(struct smalloc_stats *out)
     }
 }
 
+sm_public void smalloc_stats_get_sized(struct smalloc_stats *out, size_t size)
+{
+    struct smalloc_stats s;
+    stats_snapshot(&s);
+    s.struct_size = size < sizeof s ? size : sizeof s;
+    memcpy(out, &s, s.struct_size);
+}
+
+/* The real function behind the smalloc_stats_get() macro (smalloc.h). */
+sm_public void (smalloc_stats_get)(struct smalloc_stats *out)
+{
+    smalloc_stats_get_sized(out, sizeof *out);
+}
+
+/* ---- the report buffer ------------------------------------------------ */
+
+enum { REPORT_CHUNK = 64 * 1024 };
+
+typedef struct report {
+    char *buf; /* sm_os_map'd, cap bytes; NULL when mapping failed */
+    size_t len, cap;
+} report_t;
+
+/* Room for need more bytes and a NUL; false when out of memory. */
+static bool report_reserve(report_t *r, size_t need)
+{
+    if (r->buf != NULL && r->len + need < r->cap)
+        return true;
+    size_t cap = r->cap ? r->cap : REPORT_CHUNK;
+    while (cap <= r->len + need)
+        cap *= 2;
+    char *buf = sm_os_map(cap);
+    if (buf == NULL)
+        return false;
+    if (r->buf != NULL) {
+        memcpy(buf, r->buf, r->len);
+        sm_os_unmap(r->buf, r->cap);
+    }
+    r->buf = buf;
+    r->cap = cap;
+    return true;
+}
+
+static void put(report_t *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(report_t *r, const char *fmt, ...)
+{
+    for (size_t need = 256;;) {
+        if (!report_reserve(r, need))
+            return;
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(r->buf + r->len, r->cap - r->len, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+            return;
+        if ((size_t)n < r->cap - r->len) {
+            r->len += (size_t)n;
+            return;
+        }
+        need = (size_t)n + 1;
+    }
+}
+
+/* s as a JSON string: quotes, backslashes and control characters escaped. */
+static void put_json_string(report_t *r, const char *s)
+{
+    put(r, "\"");
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            put(r, "\\%c", *c);
+        else if (*c < 0x20)
+            put(r, "\\u%04x", *c);
+        else
+            put(r, "%c", *c);
+    }
+    put(r, "\"");
+}
+
+static void report_release(report_t *r)
+{
+    if (r->buf != NULL)
+        sm_os_unmap(r->buf, r->cap);
+    r->buf = NULL;
+    r->len = r->cap = 0;
+}
+
 /* ---- the emitter: one walk over the fields, two back ends ------------- */
 
 typedef struct emitter {
-    FILE *f;
+    report_t *r;
     bool json;
     bool first;        /* JSON: nothing written yet in the current object */
     const char *group; /* table: the group whose heading was printed last */
@@ -119,7 +250,7 @@ enum unit { UNIT_count, UNIT_bytes };
 
 static void emit_key(emitter_t *e, const char *key)
 {
-    fprintf(e->f, "%s\"%s\":", e->first ? "" : ",", key);
+    put(e->r, "%s\"%s\":", e->first ? "" : ",", key);
     e->first = false;
 }
 
@@ -129,41 +260,45 @@ static void emit_field(emitter_t *e, const char *key, const char *group, const c
     if (e->json) {
         emit_key(e, key);
         if (v == SMALLOC_STATS_UNKNOWN)
-            fputs("null", e->f);
+            put(e->r, "null");
         else
-            fprintf(e->f, "%zu", v);
+            put(e->r, "%zu", v);
         return;
     }
+    bool bytes_group = strcmp(group, "bytes") == 0, process_group = strcmp(group, "process") == 0;
     if (e->group == NULL || strcmp(e->group, group) != 0) {
         e->group = group;
-        if (strcmp(group, "bytes") == 0)
-            fprintf(e->f, "%-34s %14s %14s %7s\n", group, "", "MiB", "%");
+        if (bytes_group)
+            put(e->r, "%-34s %14s %14s %7s\n", group, "", "MiB", "%");
         else if (strcmp(group, "fallback") == 0)
-            fprintf(e->f, "fallback (requests above %d bytes, to the system malloc)\n",
-                    SMALLOC_SMALL_MAX);
+            put(e->r, "fallback (requests above %d bytes, to the system malloc)\n", SMALLOC_SMALL_MAX);
+        else if (process_group)
+            put(e->r, "%-34s %14s %14s\n", group, "", "MiB");
         else
-            fprintf(e->f, "%s\n", group);
+            put(e->r, "%s\n", group);
     }
     if (v == SMALLOC_STATS_UNKNOWN)
-        fprintf(e->f, "  %-32s %14s  (SMALLOC_DEBUG=1 measures it)\n", label, "n/a");
-    else if (unit == UNIT_bytes && strcmp(group, "bytes") == 0)
-        fprintf(e->f, "  %-32s %14zu %14.3f %6.1f%%\n", label, v, (double)v / (1024.0 * 1024.0),
-                e->mapped ? 100.0 * (double)v / (double)e->mapped : 0.0);
+        put(e->r, "  %-32s %14s%s\n", label, "n/a", bytes_group ? "  (SMALLOC_DEBUG=1 measures it)" : "");
+    else if (unit == UNIT_bytes && bytes_group)
+        put(e->r, "  %-32s %14zu %14.3f %6.1f%%\n", label, v, (double)v / (1024.0 * 1024.0),
+            e->mapped ? 100.0 * (double)v / (double)e->mapped : 0.0);
+    else if (unit == UNIT_bytes && process_group)
+        put(e->r, "  %-32s %14zu %14.3f\n", label, v, (double)v / (1024.0 * 1024.0));
     else
-        fprintf(e->f, "  %-32s %14zu\n", label, v);
+        put(e->r, "  %-32s %14zu\n", label, v);
 }
 
 static void emit_classes(emitter_t *e, const struct smalloc_stats *s)
 {
     if (e->json) {
         emit_key(e, "classes");
-        fputc('[', e->f);
+        put(e->r, "[");
     } else {
-        fprintf(e->f, "%5s", "class");
-#define SM_STATS_CLASS_HEAD(field, group, label, unit, doc) fprintf(e->f, " %10s", label);
+        put(e->r, "%5s", "class");
+#define SM_STATS_CLASS_HEAD(field, group, label, unit, doc) put(e->r, " %10s", label);
         SMALLOC_CLASS_STATS_FIELDS(SM_STATS_CLASS_HEAD)
 #undef SM_STATS_CLASS_HEAD
-        fputc('\n', e->f);
+        put(e->r, "\n");
     }
     bool first_class = true;
     for (unsigned cls = 0; cls < SMALLOC_NCLASSES; cls++) {
@@ -171,38 +306,79 @@ static void emit_classes(emitter_t *e, const struct smalloc_stats *s)
         if (c->pools_in_use == 0)
             continue;
         if (e->json) {
-            fprintf(e->f, "%s{\"class\":%u", first_class ? "" : ",", cls);
-#define SM_STATS_CLASS_JSON(field, group, label, unit, doc) \
-    fprintf(e->f, ",\"" #field "\":%zu", c->field);
+            put(e->r, "%s{\"class\":%u", first_class ? "" : ",", cls);
+#define SM_STATS_CLASS_JSON(field, group, label, unit, doc) put(e->r, ",\"" #field "\":%zu", c->field);
             SMALLOC_CLASS_STATS_FIELDS(SM_STATS_CLASS_JSON)
 #undef SM_STATS_CLASS_JSON
-            fputc('}', e->f);
+            put(e->r, "}");
         } else {
-            fprintf(e->f, "%5u", cls);
-#define SM_STATS_CLASS_ROW(field, group, label, unit, doc) fprintf(e->f, " %10zu", c->field);
+            put(e->r, "%5u", cls);
+#define SM_STATS_CLASS_ROW(field, group, label, unit, doc) put(e->r, " %10zu", c->field);
             SMALLOC_CLASS_STATS_FIELDS(SM_STATS_CLASS_ROW)
 #undef SM_STATS_CLASS_ROW
-            fputc('\n', e->f);
+            put(e->r, "\n");
         }
         first_class = false;
     }
     if (e->json)
-        fputc(']', e->f);
+        put(e->r, "]");
 }
 
-static void emit_all(FILE *f, bool json)
+/* The options in force, from the SM_OPTIONS list: a JSON object of typed
+ * values, or NAME=value words on one table line. */
+static void emit_options(emitter_t *e)
+{
+    struct sm_option_value v;
+    if (e->json) {
+        emit_key(e, "options");
+        put(e->r, "{");
+    } else {
+        put(e->r, "options");
+    }
+    for (size_t i = 0; sm_options_get(i, &v); i++) {
+        if (!e->json) {
+            put(e->r, " %s=%s", v.name, v.value ? v.value : "(unset)");
+            continue;
+        }
+        put(e->r, "%s", i ? "," : "");
+        put_json_string(e->r, v.name);
+        put(e->r, ":");
+        if (v.value == NULL)
+            put(e->r, "null");
+        else if (v.kind == SM_OPTION_KIND_bool)
+            put(e->r, "%s", v.value[0] == '1' ? "true" : "false");
+        else if (v.kind == SM_OPTION_KIND_uint)
+            put(e->r, "%s", v.value);
+        else
+            put_json_string(e->r, v.value);
+    }
+    put(e->r, e->json ? "}" : "\n");
+}
+
+static const char *program_name(void)
+{
+    const char *name = program_invocation_short_name;
+    return name != NULL && *name != '\0' ? name : "?";
+}
+
+/* The whole report into r (empty when out of memory). */
+static void report_build(report_t *r, bool json)
 {
     struct smalloc_stats s;
-    smalloc_stats_get(&s);
-    emitter_t e = {.f = f, .json = json, .first = true, .group = NULL, .mapped = s.bytes_mapped};
+    stats_snapshot(&s);
+    emitter_t e = {.r = r, .json = json, .first = true, .group = NULL, .mapped = s.bytes_mapped};
     if (json) {
-        fprintf(f, "{\"version\":\"%s\",\"debug\":%s", smalloc_version(),
-                sm_opt.debug ? "true" : "false");
+        put(r, "{\"version\":\"%s\",\"debug\":%s,\"program\":", smalloc_version(),
+            sm_opt.debug ? "true" : "false");
+        put_json_string(r, program_name());
         e.first = false;
+        emit_options(&e);
     } else {
         /* The first line is exactly this: scripts look for it. */
-        fprintf(f, "libsmalloc %s statistics\n", smalloc_version());
-        fprintf(f, "pid %d%s\n", (int)getpid(), sm_opt.debug ? ", debug mode (SMALLOC_DEBUG=1)" : "");
+        put(r, "libsmalloc %s statistics\n", smalloc_version());
+        put(r, "pid %d (%s)%s\n", (int)getpid(), program_name(),
+            sm_opt.debug ? ", debug mode (SMALLOC_DEBUG=1)" : "");
+        emit_options(&e);
         emit_classes(&e, &s);
     }
 #define SM_STATS_EMIT(field, group, label, unit, doc) \
@@ -211,77 +387,103 @@ static void emit_all(FILE *f, bool json)
 #undef SM_STATS_EMIT
     if (json) {
         emit_classes(&e, &s);
-        fputs("}\n", f);
+        put(r, "}\n");
+    } else {
+        put(r, "  %-32s %14zu %14.3f\n", "mapped by libsmalloc (above)", s.bytes_mapped,
+            (double)s.bytes_mapped / (1024.0 * 1024.0));
     }
+}
+
+static void print_report(FILE *f, bool json)
+{
+    report_t r = {0};
+    report_build(&r, json);
+    if (r.len > 0)
+        fwrite(r.buf, 1, r.len, f);
     fflush(f);
+    report_release(&r);
 }
 
 sm_public void smalloc_stats_print(FILE *f)
 {
-    emit_all(f, false);
+    print_report(f, false);
 }
 
 sm_public void smalloc_stats_print_json(FILE *f)
 {
-    emit_all(f, true);
+    print_report(f, true);
 }
 
 /* ---- exit report and verbose lines ------------------------------------ */
-
-/* SMALLOC_STATS_FILE with each %p replaced by the process id. */
-static FILE *open_stats_file(void)
-{
-    char path[4096];
-    size_t n = 0;
-    for (const char *s = sm_opt.stats_file; *s != '\0' && n < sizeof path - 24; s++) {
-        if (s[0] == '%' && s[1] == 'p') {
-            n += sm_snprintf(path + n, sizeof path - n, "%d", (int)getpid());
-            s++;
-        } else {
-            path[n++] = *s;
-        }
-    }
-    path[n] = '\0';
-    return fopen(path, "w");
-}
 
 static int saved_stderr = -1; /* a duplicate of fd 2 made at start-up */
 
 void sm_stats_init(void)
 {
-    if (sm_opt.stats != SM_FORMAT_OFF && sm_opt.stats_file == NULL)
+    if (sm_opt.stats != SM_FORMAT_OFF)
         saved_stderr = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 10);
 }
 
-/* Where exit statistics go without SMALLOC_STATS_FILE: the duplicate of
- * stderr if the program closed its own, else stderr. */
-static FILE *exit_report_stream(void)
+/* stderr, or its duplicate if the program closed its own; -1 if neither. */
+static int report_stderr(void)
 {
-    if (saved_stderr >= 0 && fcntl(STDERR_FILENO, F_GETFD) == -1) {
-        FILE *f = fdopen(saved_stderr, "w");
-        if (f != NULL)
-            return f;
+    if (fcntl(STDERR_FILENO, F_GETFD) != -1)
+        return STDERR_FILENO;
+    return saved_stderr;
+}
+
+/* SMALLOC_STATS_FILE with each %p replaced by the process id, opened for
+ * appending (never through a symbolic link, owner-only if created). -1
+ * after a warning on err_fd saying why not. */
+static int open_stats_file(int err_fd)
+{
+    char path[PATH_MAX], pid[24];
+    size_t npid = sm_snprintf(pid, sizeof pid, "%d", (int)getpid());
+    size_t n = 0;
+    for (const char *s = sm_opt.stats_file; *s != '\0'; s++) {
+        bool is_pid = s[0] == '%' && s[1] == 'p';
+        for (size_t i = 0; i < (is_pid ? npid : 1); i++, n++) {
+            if (n < sizeof path)
+                path[n] = is_pid ? pid[i] : *s;
+        }
+        s += is_pid;
     }
-    return stderr;
+    if (n >= sizeof path) {
+        sm_warn_to(err_fd, "SMALLOC_STATS_FILE is %zu bytes long with %%p expanded, more than PATH_MAX "
+                           "(%d with its NUL) allows; statistics go to stderr",
+                   n, PATH_MAX);
+        return -1;
+    }
+    path[n] = '\0';
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0)
+        sm_warn_to(err_fd, "cannot open SMALLOC_STATS_FILE=%s: %s; statistics go to stderr", path,
+                   strerrordesc_np(errno));
+    return fd;
 }
 
 /* At exit, with SMALLOC_STATS set: the table or the JSON, to stderr or
- * SMALLOC_STATS_FILE. */
+ * SMALLOC_STATS_FILE, in one write. */
 __attribute__((destructor)) static void stats_at_exit(void)
 {
     if (sm_opt.stats == SM_FORMAT_OFF)
         return;
-    FILE *f = exit_report_stream();
+    int saved = errno;
+    int err_fd = report_stderr(), fd = err_fd;
     if (sm_opt.stats_file != NULL) {
-        f = open_stats_file();
-        if (f == NULL) {
-            sm_warn("cannot open SMALLOC_STATS_FILE=%s; statistics go to stderr", sm_opt.stats_file);
-            f = stderr;
-        }
+        int file = open_stats_file(err_fd);
+        if (file >= 0)
+            fd = file;
     }
-    emit_all(f, sm_opt.stats == SM_FORMAT_JSON);
-    if (f != stderr)
-        fclose(f);
+    if (fd >= 0) {
+        report_t r = {0};
+        report_build(&r, sm_opt.stats == SM_FORMAT_JSON);
+        sm_os_write(fd, r.buf, r.len);
+        report_release(&r);
+        if (fd != err_fd)
+            close(fd);
+    }
+    errno = saved;
 }
 
 void sm_stats_arena_event(const void *arena, bool mapped)

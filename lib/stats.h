@@ -16,9 +16,11 @@
 
 #include "compiler.h"
 
-/* Start-up, after the options: with SMALLOC_STATS going to stderr, keep a
- * duplicate of stderr, because many programs (coreutils' sort, ls, echo)
- * close stderr before they exit. Never allocates. */
+/* Start-up, after the options: with SMALLOC_STATS set, keep a duplicate of
+ * stderr, because many programs (coreutils' sort, ls, echo) close stderr
+ * before they exit, and the exit report goes there, or, when
+ * SMALLOC_STATS_FILE cannot be opened, the report and the reason why.
+ * Never allocates. */
 sm_hidden void sm_stats_init(void);
 
 /* SMALLOC_VERBOSE: "arena <p> mapped/returned" on stderr. Writes with

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# A set-user-ID root program linked with libsmalloc, run by an unprivileged
+# user who sets SMALLOC_STATS, SMALLOC_STATS_FILE, SMALLOC_VERBOSE and
+# SMALLOC_DEBUG, must ignore all of them (lib/options.h, AT_SECURE): no file
+# created or touched as root, no verbose line, no debug mode. Needs root
+# (to make the program set-user-ID and to add a user for the test), and a
+# directory on a filesystem mounted without nosuid; skipped (status 77)
+# otherwise, saying why.
+#   setuid.sh REPORT_CHILD WORK_DIR
+set -euo pipefail
+child=$1 work=$2
+skip() { echo "skip: $*"; exit 77; }
+fail() { echo "FAILED: $*" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || skip "not root: cannot make a set-user-ID root program"
+command -v useradd >/dev/null && command -v userdel >/dev/null || skip "useradd/userdel missing"
+command -v setpriv >/dev/null || skip "setpriv missing (util-linux)"
+mkdir -p "$work"
+tmp=$(mktemp -d "$work/setuid.XXXXXX")
+user=smtest$$
+cleanup() {
+  userdel "$user" 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+if findmnt -n -o OPTIONS -T "$tmp" | tr , '\n' | grep -qx nosuid; then
+  skip "$tmp is on a filesystem mounted nosuid"
+fi
+useradd --system --no-create-home --shell /usr/sbin/nologin "$user" >/dev/null || skip "useradd $user failed"
+uid=$(id -u "$user") gid=$(id -g "$user")
+chmod 755 "$tmp"
+cp "$child" "$tmp/prog"
+chown root:root "$tmp/prog"
+mkdir -m 700 "$tmp/rootonly"
+printf 'root data\n' >"$tmp/rootonly/existing"
+chmod 600 "$tmp/rootonly/existing"
+before=$(stat -c '%s %Y %a %U' "$tmp/rootonly/existing")
+as_user() { setpriv --reuid="$uid" --regid="$gid" --clear-groups env -i PATH="$PATH" "$@"; }
+
+# Control: not set-user-ID, the same variables take effect (the test can fail).
+chmod 755 "$tmp/prog"
+as_user SMALLOC_VERBOSE=1 SMALLOC_DEBUG=1 "$tmp/prog" ids >"$tmp/out" 2>"$tmp/err" || fail "control run"
+grep -q '^smalloc: libsmalloc ' "$tmp/err" || fail "control: SMALLOC_VERBOSE did not take: $(cat "$tmp/err")"
+grep -qx "euid=$uid debug=1" "$tmp/out" || fail "control: $(cat "$tmp/out")"
+echo "ok 1 - control: without the set-user-ID bit the options take effect"
+
+chmod 4755 "$tmp/prog"
+for file in "$tmp/rootonly/x" "$tmp/rootonly/existing"; do
+  as_user SMALLOC_STATS=1 SMALLOC_STATS_FILE="$file" SMALLOC_VERBOSE=1 SMALLOC_DEBUG=1 \
+    "$tmp/prog" ids >"$tmp/out" 2>"$tmp/err" || fail "set-user-ID run: $(cat "$tmp/err")"
+  grep -qx "euid=0 debug=0" "$tmp/out" ||
+    fail "want euid 0 and no debug mode, got: $(cat "$tmp/out") (stderr: $(cat "$tmp/err"))"
+  ! grep -q 'smalloc:\|libsmalloc' "$tmp/err" || fail "libsmalloc spoke on stderr: $(cat "$tmp/err")"
+done
+[ ! -e "$tmp/rootonly/x" ] || fail "created $(stat -c '%U %a' "$tmp/rootonly/x") $tmp/rootonly/x"
+[ "$(stat -c '%s %Y %a %U' "$tmp/rootonly/existing")" = "$before" ] &&
+  [ "$(cat "$tmp/rootonly/existing")" = "root data" ] || fail "the existing root file was touched"
+echo "ok 2 - set-user-ID root: SMALLOC_STATS(_FILE), SMALLOC_VERBOSE, SMALLOC_DEBUG ignored"
+
+# Set-group-ID alone is a secure execution too.
+chmod 2755 "$tmp/prog"
+as_user SMALLOC_VERBOSE=1 SMALLOC_DEBUG=1 "$tmp/prog" ids >"$tmp/out" 2>"$tmp/err" || fail "setgid run"
+grep -qx "euid=$uid debug=0" "$tmp/out" && ! grep -q 'smalloc:' "$tmp/err" ||
+  fail "set-group-ID: $(cat "$tmp/out") $(cat "$tmp/err")"
+echo "ok 3 - set-group-ID: options ignored"
+echo "setuid: all 3 checks passed"
