@@ -140,7 +140,14 @@ const char *smalloc_version(void);
     X(pid, process, "pid", count, "the process the snapshot is of")                           \
     X(rss_bytes, process, "resident (RSS, whole process)", bytes,                            \
       "resident set of the whole process (/proc/self/statm), next to bytes_mapped; "         \
-      "SMALLOC_STATS_UNKNOWN when it cannot be read")
+      "SMALLOC_STATS_UNKNOWN when it cannot be read")                                      \
+    X(large_cache_hits, large_cache, "requests served", count,                               \
+      "requests of 513 bytes to 16 KiB served from a thread's large-block cache "            \
+      "(not counted in fallback_calls)")                                                     \
+    X(large_cache_blocks, large_cache, "blocks cached", count,                               \
+      "free system-malloc blocks kept in the large-block caches of all threads")             \
+    X(large_cache_bytes, large_cache, "bytes cached", bytes,                                 \
+      "their sizes (at most SMALLOC_LARGE_CACHE per thread)")
 
 #define SMALLOC_STATS_FIELD_(field, group, label, unit, doc) size_t field;
 

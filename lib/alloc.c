@@ -11,6 +11,7 @@
 #include "debug.h"
 #include "error.h"
 #include "free.h"
+#include "large_cache.h"
 
 #define SM_STR2(x) #x
 #define SM_STR(x) SM_STR2(x)
@@ -19,7 +20,7 @@ void *sm_alloc_large(size_t n)
 {
     if (sm_debug_routed())
         return sm_debug_malloc(n, SM_CLASS_NONE);
-    return sm_fallback_malloc(n);
+    return sm_large_cache_malloc(n);
 }
 
 /* calloc, realloc: the debug test (debug.h) is one load of a flag that is

@@ -58,6 +58,11 @@ void *sm_fallback_malloc(size_t n)
     return admit(n) ? system_malloc(n) : NULL;
 }
 
+void *sm_fallback_malloc_uncounted(size_t n)
+{
+    return system_malloc(n);
+}
+
 void *sm_fallback_calloc(size_t n)
 {
     return admit(n) ? system_calloc(n, 1) : NULL;

@@ -20,6 +20,9 @@ sm_hidden void *sm_fallback_realloc(void *p, size_t n) sm_noinline;
 sm_hidden void *sm_fallback_memalign(size_t align, size_t n) sm_noinline;
 sm_hidden void *sm_fallback_valloc(size_t n) sm_noinline;
 sm_hidden void *sm_fallback_pvalloc(size_t n) sm_noinline;
+/* The system malloc's malloc, not counted in the statistics (libsmalloc's
+ * own probes, large_cache.c). */
+sm_hidden void *sm_fallback_malloc_uncounted(size_t n) sm_noinline;
 /* p may be NULL. errno is kept. */
 sm_hidden void sm_fallback_free(void *p) sm_noinline;
 sm_hidden size_t sm_fallback_usable_size(void *p) sm_noinline;

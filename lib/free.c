@@ -6,6 +6,7 @@
 #include "debug.h"
 #include "error.h"
 #include "free.h"
+#include "large_cache.h"
 
 /* malloc+free pair of a 32-byte block: see the README ("Fast path cost")
  * for the callgrind count and the command that measures it. */
@@ -40,10 +41,14 @@ size_t sm_free_class_of(uintptr_t a, const char *func)
 
 void sm_free_foreign(void *p)
 {
-    if (p != NULL && sm_debug_routed()) {
+    if (p == NULL)
+        return;
+    if (sm_debug_routed()) {
         sm_debug_free(p, "free");
         return;
     }
+    if (sm_large_cache_free(p))
+        return;
     sm_fallback_free(p);
 }
 
@@ -64,5 +69,6 @@ sm_public size_t smalloc_usable_size(void *p)
 
 sm_public void smalloc_collect(void)
 {
+    sm_large_cache_flush(false);
     sm_heap_collect();
 }

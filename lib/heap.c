@@ -13,6 +13,7 @@
 #include "fallback.h"
 #include "heap.h"
 #include "init.h"
+#include "large_cache.h"
 #include "lock.h"
 #include "options.h"
 #include "pool.h"
@@ -133,6 +134,7 @@ static void transfer_drain(const char *func)
 static void heap_thread_exit(void *arg)
 {
     sm_heap_t *h = arg;
+    sm_large_cache_flush(true);
     heap_flush_all(h);
     heap_retire(h);
     /* Batches parked in the transfer cache would otherwise pin their pools,

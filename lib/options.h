@@ -28,6 +28,7 @@
 #include <stddef.h>
 
 #include "compiler.h"
+#include "large_cache.h"
 
 #define SM_OPTIONS(X)                                                                          \
     X(alignment, "SMALLOC_ALIGNMENT", uint, 16, "16",                                          \
@@ -37,6 +38,9 @@
       "debug mode: guard bytes around every block, fill patterns, checks on every free and "   \
       "realloc, freed blocks held in a quarantine; an error is reported with the block's "     \
       "allocation backtrace, then the process aborts")                                         \
+    X(large_cache, "SMALLOC_LARGE_CACHE", uint, SM_LARGE_CACHE_BYTES, "128K",                  \
+      "bytes of free blocks of 513 bytes to 16 KiB each thread keeps for reuse in front of "    \
+      "the system malloc (`0`: none)")                                                         \
     X(stats, "SMALLOC_STATS", format, SM_FORMAT_OFF, "0",                                      \
       "print statistics when the program exits: `1` (or `table`) an aligned table, `json` "    \
       "one JSON object on one line")                                                           \

@@ -39,6 +39,7 @@
 #include "error.h"
 #include "heap.h"
 #include "init.h"
+#include "large_cache.h"
 #include "options.h"
 #include "os.h"
 #include "pool.h"
@@ -133,6 +134,8 @@ static void stats_snapshot(struct smalloc_stats *out)
                                        out->bytes_pool_free + out->bytes_headers +
                                        out->bytes_pool_tail);
     sm_heap_fallback_totals(&out->fallback_calls, &out->fallback_bytes);
+    sm_large_cache_totals(&out->large_cache_hits, &out->large_cache_blocks,
+                          &out->large_cache_bytes);
 
     if (sm_opt.debug) {
         struct sm_debug_totals t;

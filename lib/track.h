@@ -34,6 +34,22 @@
 #define SM_TRACK_VALGRIND 0
 #endif
 
+/* Is the process running under valgrind? (Its tools that replace malloc
+ * give blocks without glibc's chunk header, large_cache.c.) Needs
+ * valgrind/valgrind.h at build time; without it, false. */
+#if defined(SMALLOC_HAVE_VALGRIND_H) || SM_TRACK_VALGRIND
+#include <valgrind/valgrind.h>
+static inline int sm_running_on_valgrind(void)
+{
+    return RUNNING_ON_VALGRIND != 0;
+}
+#else
+static inline int sm_running_on_valgrind(void)
+{
+    return 0;
+}
+#endif
+
 /* p (may be NULL) now holds size bytes for the program, contents undefined. */
 static inline void sm_track_alloc(void *p, size_t size)
 {

@@ -150,10 +150,14 @@ Test(stats, fallback_counts_calls_and_bytes)
     void *p = smalloc_malloc(1000);
     void *q = malloc(70000);
     smalloc_stats_get(&s1);
-    cr_assert_eq(s1.fallback_calls, s0.fallback_calls + 2, "fallback calls %zu -> %zu", s0.fallback_calls,
-                 s1.fallback_calls);
-    cr_assert_eq(s1.fallback_bytes, s0.fallback_bytes + 71000, "fallback bytes %zu -> %zu", s0.fallback_bytes,
-                 s1.fallback_bytes);
+    /* 1000 bytes: the large-block cache serves it, or asks the system
+     * malloc for its class size (less than 1/32 more). */
+    size_t served0 = s0.fallback_calls + s0.large_cache_hits;
+    size_t served1 = s1.fallback_calls + s1.large_cache_hits;
+    cr_assert_eq(served1, served0 + 2, "fallback calls + cache hits %zu -> %zu", served0, served1);
+    cr_assert(s1.fallback_bytes - s0.fallback_bytes <= 71000 + 1000 / 32 &&
+                  s1.fallback_bytes - s0.fallback_bytes >= (s1.large_cache_hits > s0.large_cache_hits ? 70000 : 71000),
+              "fallback bytes %zu -> %zu", s0.fallback_bytes, s1.fallback_bytes);
     smalloc_free(p);
     free(q);
 }

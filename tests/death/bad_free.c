@@ -229,6 +229,30 @@ Test(death, double_free_after_the_block_left_the_thread_cache)
     }
 }
 
+/* A block above 512 bytes freed twice while the large-block cache of its
+ * thread holds it (lib/large_cache.h). */
+static void free_large_twice(void *arg)
+{
+    struct bad_call *call = arg;
+    smalloc_collect(); /* room in the cache, whatever the tests before left there */
+    void *b = malloc(call->offset);
+    free(call->p);
+    free(b);
+    free(call->p);
+    _exit(CHILD_SURVIVED);
+}
+
+Test(death, double_free_in_the_large_block_cache)
+{
+    static const size_t sizes[] = {513, 1000, 4096, 16384};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        void *p = malloc(sizes[i]);
+        expect_bad_call(free_large_twice, p, sizes[i], "free",
+                        "double free detected (block is in the large-block cache)", p);
+        free(p);
+    }
+}
+
 /* A live block whose last word holds the mark's value is only looked for:
  * freeing it is not an error, and it is handed out again. */
 Test(death, a_live_block_holding_the_mark_value_frees_normally)

@@ -1,0 +1,336 @@
+/*
+ * The large-block cache (see large_cache.h): class arithmetic, the
+ * per-thread records and their registry, the check of glibc's chunk
+ * header, malloc and free through the cache.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "fallback.h"
+#include "freelist.h"
+#include "heap.h"
+#include "large_cache.h"
+#include "lock.h"
+#include "options.h"
+#include "os.h"
+#include "track.h"
+
+#define GROUP_CLASSES 32 /* classes per power of two */
+#define FIRST_SHIFT 9    /* the first group rounds (512, 1024] */
+#define NCLASSES 160     /* (512, 16384]: five groups */
+
+_Static_assert((SM_LARGE_CACHE_MAX >> FIRST_SHIFT) == 1 << (NCLASSES / GROUP_CLASSES),
+               "five groups of classes up to SM_LARGE_CACHE_MAX");
+
+/* glibc's chunk header (malloc/malloc.c): the size of the chunk, a
+ * multiple of 16, in the word before the block, with flags in its low bits. */
+#define CHUNK_MMAPPED 2u
+#define CHUNK_FLAGS 7u
+
+typedef struct cache_block {
+    struct cache_block *next;
+    uintptr_t mark; /* SM_FREED_MARK while cached */
+} cache_block_t;
+
+/* A thread's cache. Written by its thread only; bytes and blocks are read
+ * by statistics from other threads (relaxed atomics). */
+typedef struct sm_large_cache {
+    cache_block_t *head[NCLASSES];
+    uint16_t count[NCLASSES];
+    _Atomic size_t bytes;  /* class sizes of the cached blocks */
+    _Atomic size_t blocks;
+    _Atomic size_t hits;   /* requests served, over the record's life */
+    bool live;             /* owned by a thread (else on the free list) */
+    struct sm_large_cache *all_next, *free_next;
+} sm_large_cache_t;
+
+/* The calling thread's cache: NULL before its first use, DEAD after it
+ * exited or when the cache is off. */
+static sm_tls sm_large_cache_t *my_cache;
+static sm_large_cache_t dead_cache; /* every bin empty and full */
+#define DEAD (&dead_cache)
+static sm_tls bool creating; /* the calling thread is making its record */
+
+/* Tables filled once, by the first thread to use a cache, before
+ * header_ok is published: the class of a request, by (n - 1) / 16; the
+ * class a block of u usable bytes serves, plus one (0: none), by u / 16;
+ * each class's size and most blocks. */
+#define REQUEST_SLOTS (SM_LARGE_CACHE_MAX / 16)
+#define USABLE_SLOTS ((SM_LARGE_CACHE_MAX + SM_LARGE_CACHE_MAX / GROUP_CLASSES) / 16)
+static struct {
+    uint8_t request_class[REQUEST_SLOTS];
+    uint8_t usable_class[USABLE_SLOTS];
+    uint32_t size[NCLASSES];
+    uint16_t limit[NCLASSES];
+} table;
+
+static struct {
+    sm_lock_t lock;          /* guards the lists and the first check */
+    sm_large_cache_t *all;   /* every record ever made (never unmapped) */
+    sm_large_cache_t *free;  /* records of exited threads */
+    _Atomic int header_ok;   /* 0 not checked yet, 1 usable, -1 off */
+} records = {.lock = SM_LOCK_INITIALIZER};
+
+/* ---- classes ------------------------------------------------------------ */
+
+static unsigned log2_floor(size_t x)
+{
+    return 63u - (unsigned)__builtin_clzll(x);
+}
+
+/* pre: SM_LARGE_CACHE_MIN <= n <= SM_LARGE_CACHE_MAX */
+static unsigned class_of_request(size_t n)
+{
+    unsigned j = log2_floor(n - 1); /* n - 1 in [2^j, 2^(j+1)) */
+    return (j - FIRST_SHIFT) * GROUP_CLASSES + (unsigned)((n - 1 - ((size_t)1 << j)) >> (j - 5));
+}
+
+static size_t class_size(unsigned k)
+{
+    unsigned j = FIRST_SHIFT + k / GROUP_CLASSES;
+    return ((size_t)1 << j) + (size_t)(k % GROUP_CLASSES + 1) * ((size_t)1 << (j - 5));
+}
+
+/* The largest class whose size a block of usable bytes holds, or -1. */
+static int class_of_usable(size_t usable)
+{
+    if (usable < class_size(0))
+        return -1;
+    if (usable >= SM_LARGE_CACHE_MAX)
+        return usable - SM_LARGE_CACHE_MAX < SM_LARGE_CACHE_MAX / GROUP_CLASSES ? NCLASSES - 1 : -1;
+    unsigned j = log2_floor(usable);
+    return (int)((j - FIRST_SHIFT) * GROUP_CLASSES) +
+           (int)((usable - ((size_t)1 << j)) >> (j - 5)) - 1;
+}
+
+/* Bytes a thread may cache (SMALLOC_LARGE_CACHE), written with the tables. */
+static size_t cache_bytes;
+
+static size_t class_limit(unsigned k)
+{
+    size_t n = cache_bytes / 4 / class_size(k);
+    n = n < 4 ? 4 : n;
+    return n > UINT16_MAX ? UINT16_MAX : n;
+}
+
+static void table_fill(void)
+{
+    cache_bytes = sm_opt.large_cache;
+    for (unsigned k = 0; k < NCLASSES; k++) {
+        table.size[k] = (uint32_t)class_size(k);
+        table.limit[k] = (uint16_t)class_limit(k);
+    }
+    for (size_t i = 0; i < REQUEST_SLOTS; i++) {
+        size_t n = i * 16 + 1; /* every n of the slot has the same class */
+        table.request_class[i] = (uint8_t)(n < SM_LARGE_CACHE_MIN ? 0 : class_of_request(n));
+    }
+    for (size_t i = 0; i < USABLE_SLOTS; i++)
+        table.usable_class[i] = (uint8_t)(class_of_usable(i * 16) + 1);
+}
+
+/* ---- glibc's chunk header ---------------------------------------------- */
+
+/* Usable bytes of p by its chunk header, or 0 when the header is not that
+ * of a plain heap chunk (mmapped, misaligned, implausible). */
+static size_t chunk_usable(const void *p)
+{
+    if ((uintptr_t)p % 16 != 0)
+        return 0;
+    size_t head = ((const size_t *)p)[-1];
+    size_t chunk = head & ~(size_t)CHUNK_FLAGS;
+    if ((head & CHUNK_MMAPPED) || chunk % 16 != 0 || chunk < 32 || chunk > ((size_t)1 << 30))
+        return 0;
+    return chunk - sizeof(size_t);
+}
+
+/* Does the word before a block of glibc's say its size, as glibc's own
+ * malloc_usable_size does? Not under valgrind, whose malloc replaces
+ * __libc_malloc, nor behind another allocator. */
+static bool header_check(void)
+{
+#ifndef SMALLOC_OVERRIDE
+    return false; /* the system malloc is whatever the process has: not known to be glibc's */
+#endif
+    if (SM_TRACK_VALGRIND || sm_running_on_valgrind())
+        return false; /* Memcheck's malloc: no such header, and reading it is an error */
+    static const size_t sizes[] = {600, 1500, 9000};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        void *p = sm_fallback_malloc_uncounted(sizes[i]);
+        if (p == NULL)
+            return false;
+        size_t usable = chunk_usable(p);
+        bool ok = usable >= sizes[i] && usable == sm_fallback_usable_size(p);
+        sm_fallback_free(p);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+/* ---- records ------------------------------------------------------------ */
+
+static sm_large_cache_t *record_take(void)
+{
+    sm_lock(&records.lock);
+    sm_large_cache_t *c = records.free;
+    if (c != NULL)
+        records.free = c->free_next;
+    sm_unlock(&records.lock);
+    if (c == NULL) {
+        c = sm_os_map((sizeof *c + 4095) & ~(size_t)4095);
+        if (c == NULL)
+            return NULL;
+        sm_lock(&records.lock);
+        c->all_next = records.all;
+        records.all = c;
+        sm_unlock(&records.lock);
+    }
+    c->live = true;
+    return c;
+}
+
+/* The calling thread's cache, made on its first use; DEAD when there is
+ * none (off, out of memory, the thread exited). */
+static sm_noinline sm_large_cache_t *cache_attach(void)
+{
+    if (creating)
+        return DEAD; /* the header check or the mapping called malloc */
+    /* The thread-exit hook that flushes this cache is the thread cache's
+     * (heap.c): no cache for a thread without one, or whose one is gone. */
+    if (sm_heap_get() == NULL) {
+        my_cache = DEAD;
+        return DEAD;
+    }
+    creating = true;
+    int ok = atomic_load_explicit(&records.header_ok, memory_order_acquire);
+    if (ok == 0) {
+        sm_lock(&records.lock);
+        ok = atomic_load_explicit(&records.header_ok, memory_order_relaxed);
+        if (ok == 0) {
+            table_fill();
+            ok = cache_bytes > 0 && header_check() ? 1 : -1;
+            atomic_store_explicit(&records.header_ok, ok, memory_order_release);
+        }
+        sm_unlock(&records.lock);
+    }
+    sm_large_cache_t *c = ok > 0 ? record_take() : NULL;
+    creating = false;
+    my_cache = c != NULL ? c : DEAD;
+    return my_cache;
+}
+
+static sm_always_inline sm_large_cache_t *cache_get(void)
+{
+    sm_large_cache_t *c = my_cache;
+    return sm_likely(c != NULL) ? c : cache_attach();
+}
+
+static void counters_add(sm_large_cache_t *c, long blocks, long bytes)
+{
+    atomic_store_explicit(&c->blocks, atomic_load_explicit(&c->blocks, memory_order_relaxed) + (size_t)blocks,
+                          memory_order_relaxed);
+    atomic_store_explicit(&c->bytes, atomic_load_explicit(&c->bytes, memory_order_relaxed) + (size_t)bytes,
+                          memory_order_relaxed);
+}
+
+/* ---- malloc and free ---------------------------------------------------- */
+
+void *sm_large_cache_malloc(size_t n)
+{
+    if (n > SM_LARGE_CACHE_MAX)
+        return sm_fallback_malloc(n);
+    sm_large_cache_t *c = cache_get();
+    if (c == DEAD)
+        return sm_fallback_malloc(n);
+    unsigned k = table.request_class[(n - 1) / 16];
+    cache_block_t *b = c->head[k];
+    if (b == NULL)
+        return sm_fallback_malloc(table.size[k]);
+    c->head[k] = b->next;
+    c->count[k]--;
+    b->mark = 0;
+    counters_add(c, -1, -(long)table.size[k]);
+    atomic_store_explicit(&c->hits, atomic_load_explicit(&c->hits, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    return b;
+}
+
+static bool bin_holds(const sm_large_cache_t *c, unsigned k, const cache_block_t *b)
+{
+    for (const cache_block_t *f = c->head[k]; f != NULL; f = f->next)
+        if (f == b)
+            return true;
+    return false;
+}
+
+bool sm_large_cache_free(void *p)
+{
+    sm_large_cache_t *c = cache_get();
+    if (c == DEAD)
+        return false;
+    size_t usable = chunk_usable(p);
+    if (usable / 16 >= USABLE_SLOTS || table.usable_class[usable / 16] == 0)
+        return false;
+    unsigned k = table.usable_class[usable / 16] - 1u;
+    cache_block_t *b = p;
+    if (sm_unlikely(b->mark == SM_FREED_MARK) && bin_holds(c, k, b))
+        sm_fatal("free", p, "double free detected (block is in the large-block cache)");
+    size_t size = table.size[k];
+    if (c->count[k] >= table.limit[k] ||
+        atomic_load_explicit(&c->bytes, memory_order_relaxed) + size > cache_bytes)
+        return false;
+    b->mark = SM_FREED_MARK;
+    b->next = c->head[k];
+    c->head[k] = b;
+    c->count[k]++;
+    counters_add(c, 1, (long)size);
+    return true;
+}
+
+void sm_large_cache_flush(bool exiting)
+{
+    sm_large_cache_t *c = my_cache;
+    if (c == NULL || c == DEAD) {
+        if (exiting)
+            my_cache = DEAD;
+        return;
+    }
+    for (unsigned k = 0; k < NCLASSES; k++) {
+        cache_block_t *b = c->head[k];
+        c->head[k] = NULL;
+        c->count[k] = 0;
+        while (b != NULL) {
+            cache_block_t *next = b->next;
+            b->mark = 0;
+            sm_fallback_free(b);
+            b = next;
+        }
+    }
+    atomic_store_explicit(&c->blocks, 0, memory_order_relaxed);
+    atomic_store_explicit(&c->bytes, 0, memory_order_relaxed);
+    if (!exiting)
+        return;
+    my_cache = DEAD;
+    sm_lock(&records.lock);
+    c->live = false;
+    c->free_next = records.free;
+    records.free = c;
+    sm_unlock(&records.lock);
+}
+
+void sm_large_cache_totals(size_t *hits, size_t *blocks, size_t *bytes)
+{
+    size_t nh = 0, nb = 0, nbytes = 0;
+    sm_lock(&records.lock);
+    for (sm_large_cache_t *c = records.all; c != NULL; c = c->all_next) {
+        nh += atomic_load_explicit(&c->hits, memory_order_relaxed);
+        nb += atomic_load_explicit(&c->blocks, memory_order_relaxed);
+        nbytes += atomic_load_explicit(&c->bytes, memory_order_relaxed);
+    }
+    sm_unlock(&records.lock);
+    *hits = nh;
+    *blocks = nb;
+    *bytes = nbytes;
+}
