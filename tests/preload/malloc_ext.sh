@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # glibc's malloc extensions answer for libsmalloc's heap too (lib/malloc_ext.c):
-# malloc_ext.c preloaded, and linked with libsmalloc.so, run without a
-# preload. mallinfo2/mallinfo count 32 MiB of live 64-byte blocks;
+# malloc_ext.c preloaded, and linked with libsmalloc.so and with
+# libsmalloc.a, run without a preload. mallinfo2/mallinfo count 32 MiB of live 64-byte blocks;
 # malloc_trim(0) after freeing them returns 1 and gives the pages back,
 # a second one returns 0; malloc_info is well-formed XML with glibc's heaps
 # and libsmalloc's classes; malloc_stats prints both reports.
-#   malloc_ext.sh LIBSMALLOC.so PRELOAD_PROG LINKED_PROG
+#   malloc_ext.sh LIBSMALLOC.so PRELOAD_PROG LINKED_PROG STATIC_PROG
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
-prog=${2:?usage: malloc_ext.sh LIBSMALLOC.so PRELOAD_PROG LINKED_PROG}
-linked=${3:?usage: malloc_ext.sh LIBSMALLOC.so PRELOAD_PROG LINKED_PROG}
+usage="usage: malloc_ext.sh LIBSMALLOC.so PRELOAD_PROG LINKED_PROG STATIC_PROG"
+prog=${2:?$usage}
+linked=${3:?$usage}
+static=${4:?$usage}
 
 value() { # NAME FILE: the value on the line "NAME value"
   awk -v k="$1" '$1 == k { print $2 }' "$2"
@@ -34,10 +36,10 @@ check_trim() { # FORM OUT
   pass "$form: a second malloc_trim(0) returned 0"
 }
 
-# The XML on stdin: well-formed, glibc's heap 0 and libsmalloc's heap with
+# The XML in FILE: well-formed, glibc's heap 0 and libsmalloc's heap with
 # the classes malloc_ext.c holds, closing totals summed over the heaps.
 check_xml() { # FORM FILE
-  env -u LD_PRELOAD python3 - "$2" <<'EOF' || fail "$1: malloc_info output rejected (above)"
+  env -u LD_PRELOAD python3 - "$2" "$1" <<'EOF' || fail "$1: malloc_info output rejected (above)"
 import sys
 import xml.etree.ElementTree as ET
 root = ET.parse(sys.argv[1]).getroot()
@@ -66,17 +68,17 @@ for tag, typ in (("system", "current"), ("system", "max"), ("total", "fast"), ("
 mmap = root.find("total[@type='mmap']")
 if int(mmap.get("count")) < 8:
     die("glibc's mmapped blocks (eight of 1 MiB) missing: %s" % mmap.attrib)
-print("ok: malloc_info: %d glibc heap(s), libsmalloc's heap with %d classes, totals add up"
+print("ok: " + sys.argv[2] + ": malloc_info: %d glibc heap(s), libsmalloc's heap with %d classes, totals add up"
       % (len(glibc), len(sizes)))
 EOF
 }
 
-for form in preloaded linked; do
-  if [ $form = preloaded ]; then
-    run=(env LD_PRELOAD="$lib" "$prog")
-  else
-    run=(env -u LD_PRELOAD "$linked")
-  fi
+for form in preloaded linked static; do
+  case $form in
+    preloaded) run=(env LD_PRELOAD="$lib" "$prog") ;;
+    linked) run=(env -u LD_PRELOAD "$linked") ;;
+    static) run=(env -u LD_PRELOAD "$static") ;;
+  esac
   "${run[@]}" trim >"$tmp/$form.trim" 2>"$tmp/$form.trim.err" ||
     { cat "$tmp/$form.trim.err" >&2; fail "$form: trim exited with status $?"; }
   check_trim $form "$tmp/$form.trim"
