@@ -73,11 +73,14 @@ print("ok: " + sys.argv[2] + ": malloc_info: %d glibc heap(s), libsmalloc's heap
 EOF
 }
 
+# The class checks assume the default options: no SMALLOC_* from outside
+# (SMALLOC_DEBUG=1, for one, puts each block in a larger class).
+clean=(env $(env | sed -n 's/^\(SMALLOC_[A-Z_]*\)=.*/-u \1/p'))
 for form in preloaded linked static; do
   case $form in
-    preloaded) run=(env LD_PRELOAD="$lib" "$prog") ;;
-    linked) run=(env -u LD_PRELOAD "$linked") ;;
-    static) run=(env -u LD_PRELOAD "$static") ;;
+    preloaded) run=("${clean[@]}" LD_PRELOAD="$lib" "$prog") ;;
+    linked) run=("${clean[@]}" -u LD_PRELOAD "$linked") ;;
+    static) run=("${clean[@]}" -u LD_PRELOAD "$static") ;;
   esac
   "${run[@]}" trim >"$tmp/$form.trim" 2>"$tmp/$form.trim.err" ||
     { cat "$tmp/$form.trim.err" >&2; fail "$form: trim exited with status $?"; }
@@ -89,7 +92,7 @@ for form in preloaded linked static; do
   checks=$((checks + 1))
 done
 
-env LD_PRELOAD="$lib" "$prog" stats >"$tmp/stats.out" 2>"$tmp/stats.err" || fail "stats exited with status $?"
+"${clean[@]}" LD_PRELOAD="$lib" "$prog" stats >"$tmp/stats.out" 2>"$tmp/stats.err" || fail "stats exited with status $?"
 header=$(grep -n '^libsmalloc .* statistics$' "$tmp/stats.err" | head -n 1 | cut -d: -f1)
 arena=$(grep -n '^Arena 0:$' "$tmp/stats.err" | head -n 1 | cut -d: -f1)
 [ -n "$header" ] && [ -n "$arena" ] && [ "$header" -lt "$arena" ] ||
