@@ -16,8 +16,9 @@
  * malloc_trim(pad). Returns 1 when either released memory: for libsmalloc,
  * when an arena was returned to the OS, or a free pool that may have been
  * resident was released (dirty pools before the call, plus the pools the
- * flush emptied, exceed the dirty pools after it). pad concerns glibc's
- * top chunk only: libsmalloc keeps nothing back.
+ * flush emptied, exceed the dirty pools after it; exact in a quiet
+ * program, a guess while other threads free). pad concerns glibc's top
+ * chunk only: libsmalloc keeps nothing back.
  *
  * mallinfo2(): glibc's figures plus libsmalloc's (smalloc_stats_get), so
  * that, as in glibc, arena = uordblks + fordblks for the non-mmapped part:
