@@ -18,8 +18,9 @@
  * every pointer outside the arenas to glibc, which also covers blocks glibc
  * made itself (__libc_malloc callers). tests/preload/family.c checks each
  * pairing.
- * mallopt, mallinfo, malloc_trim, malloc_stats and malloc_info stay glibc's:
- * they describe glibc's heap, which still holds the large blocks.
+ * malloc_trim, mallinfo2, mallinfo, malloc_stats and malloc_info, which
+ * must answer for both heaps, are in malloc_ext.c; mallopt stays glibc's
+ * (it tunes glibc's heap, which holds the large blocks).
  *
  * Link-time replacement works with libsmalloc.so and with libsmalloc.a in a
  * dynamically linked program. A fully static program (-static) cannot use
