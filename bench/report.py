@@ -357,10 +357,15 @@ def main():
     wl_names = unique(r["workload"] for r in driver_raw)
     prog_names = unique(r["program"] for r in prog_raw)
 
-    wl = collect_grid(driver_raw, "workload", ["ns_per_op", "peak_rss_kb", "rss_end_kb"])
+    for r in driver_raw:  # CPU time of all threads per call: steadier than wall on a busy machine
+        if r.get("cpu_ns") is not None and r.get("ops"):
+            r["cpu_ns_per_op"] = r["cpu_ns"] / r["ops"]
+    wl = collect_grid(driver_raw, "workload",
+                      ["ns_per_op", "cpu_ns_per_op", "peak_rss_kb", "rss_end_kb"])
     best_time = add_ratios(wl, "ns_per_op", allocs)
     best_peak = add_ratios(wl, "peak_rss_kb", allocs)
     best_end = add_ratios(wl, "rss_end_kb", allocs)
+    best_cpu_op = add_ratios(wl, "cpu_ns_per_op", allocs)
     progs = collect_grid(prog_raw, "program", ["wall_s", "cpu_s", "peak_rss_kb"])
     best_wall = add_ratios(progs, "wall_s", prog_allocs)
     best_cpu = add_ratios(progs, "cpu_s", prog_allocs)
@@ -390,6 +395,10 @@ def main():
         out.append("")
         out.append(text_table("Time relative to the fastest allocator of the row", head + ["fastest"],
                               best_rows(wl, wl_names, allocs, "ns_per_op", best_time), width=10))
+        out.append("")
+        out.append(text_table("CPU time per operation (all threads), ns", head,
+                              value_rows(wl, wl_names, allocs, "cpu_ns_per_op", 1, best_cpu_op)
+                              + [geomean_row(wl, wl_names, allocs, "cpu_ns_per_op")]))
         out.append("")
         out.append(text_table("Peak RSS, MiB", head,
                               value_rows(wl, wl_names, allocs, "peak_rss_kb", 1 / 1024, best_peak)
@@ -447,7 +456,8 @@ def main():
     doc = {
         "machine": mach, "meta": meta, "allocators": allocs,
         "workloads": strip(wl), "programs": strip(progs), "gbench": gb,
-        "best": {"time": best_time, "peak_rss": best_peak, "rss_end": best_end,
+        "best": {"time": best_time, "cpu_time": best_cpu_op, "peak_rss": best_peak,
+                 "rss_end": best_end,
                  "program_wall": best_wall, "program_cpu": best_cpu,
                  "program_peak_rss": best_prss},
         "raw": {"driver": driver_raw, "programs": prog_raw},
@@ -476,6 +486,13 @@ def main():
                md_table(["workload"] + allocs + ["fastest"],
                         md_rows(wl, wl_names, allocs, "ns_per_op", 1, best_time, "fastest")
                         + [[f"*{c}*" for c in geomean_row(wl, wl_names, allocs, "ns_per_op")] + [""]]),
+               "", "## CPU time per operation, all threads (ns)", "",
+               "User + system time of the driver process over the calls: waiting for a core "
+               "does not count, so it moves less than wall time when the machine is shared "
+               "(spinning and thread start-up do count).", "",
+               md_table(["workload"] + allocs + ["least"],
+                        md_rows(wl, wl_names, allocs, "cpu_ns_per_op", 1, best_cpu_op, "least")
+                        + [[f"*{c}*" for c in geomean_row(wl, wl_names, allocs, "cpu_ns_per_op")] + [""]]),
                "", "## Peak RSS (MiB)", "",
                md_table(["workload"] + allocs + ["smallest"],
                         md_rows(wl, wl_names, allocs, "peak_rss_kb", 1 / 1024, best_peak, "smallest")),
