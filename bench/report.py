@@ -4,7 +4,8 @@
     report.py RAW_DIR [--out bench/results] [--repo .] [--no-png]
 
 RAW_DIR holds what run.sh wrote: meta.json, driver.jsonl (one line per
-driver run), programs.jsonl (one line per python3 run) and gbench-<alloc>.json.
+driver run), programs.jsonl (one line per python3 run, or per run of the
+user's command for `run.sh --program`) and gbench-<alloc>.json.
 Prints the tables on the terminal and writes OUT/latest.json (summary and
 every raw sample), OUT/latest.md and OUT/latest.png.
 
@@ -20,6 +21,7 @@ import json
 import math
 import os
 import platform
+import shlex
 import statistics
 import subprocess
 import sys
@@ -294,7 +296,7 @@ def bars(ax, grid, names, allocs, metric, scale, title, ylabel, log):
     ax.grid(axis="y", alpha=0.3, which="both")
 
 
-def chart(path, wl, wl_names, progs, prog_names, allocs, prog_allocs, subtitle):
+def chart(path, wl, wl_names, progs, prog_names, allocs, prog_allocs, subtitle, prog_title):
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -303,20 +305,21 @@ def chart(path, wl, wl_names, progs, prog_names, allocs, prog_allocs, subtitle):
         print("report.py: matplotlib missing (apt-get install python3-matplotlib): no PNG",
               file=sys.stderr)
         return False
-    nrows = 2 if prog_names else 1
+    nrows = (1 if wl_names else 0) + (1 if prog_names else 0)
     fig, axes = plt.subplots(nrows, 2, figsize=(16, 5 * nrows), squeeze=False)
-    bars(axes[0][0], wl, wl_names, allocs, "ns_per_op", 1,
-         "Time per operation (median, min–max), lower is better", "ns / op (log)", True)
-    bars(axes[0][1], wl, wl_names, allocs, "peak_rss_kb", 1 / 1024,
-         "Peak RSS of the driver process", "MiB (log)", True)
+    if wl_names:
+        bars(axes[0][0], wl, wl_names, allocs, "ns_per_op", 1,
+             "Time per operation (median, min–max), lower is better", "ns / op (log)", True)
+        bars(axes[0][1], wl, wl_names, allocs, "peak_rss_kb", 1 / 1024,
+             "Peak RSS of the driver process", "MiB (log)", True)
+        axes[0][0].legend(fontsize=8, ncol=len(allocs))
     if prog_names:
-        bars(axes[1][0], progs, prog_names, prog_allocs, "wall_s", 1,
-             "python3 scripts: wall time", "seconds", False)
-        bars(axes[1][1], progs, prog_names, prog_allocs, "peak_rss_kb", 1 / 1024,
-             "python3 scripts: peak RSS", "MiB", False)
-    axes[0][0].legend(fontsize=8, ncol=len(allocs))
-    if prog_names:
-        axes[1][0].legend(fontsize=8, ncol=len(prog_allocs))
+        row = axes[nrows - 1]
+        bars(row[0], progs, prog_names, prog_allocs, "wall_s", 1,
+             f"{prog_title}: wall time", "seconds", False)
+        bars(row[1], progs, prog_names, prog_allocs, "peak_rss_kb", 1 / 1024,
+             f"{prog_title}: peak RSS", "MiB", False)
+        row[0].legend(fontsize=8, ncol=len(prog_allocs))
     fig.suptitle(f"libsmalloc benchmarks — {subtitle}", fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -342,6 +345,9 @@ def main():
             meta = json.load(f)
     driver_raw = read_jsonl(os.path.join(args.raw_dir, "driver.jsonl"))
     prog_raw = read_jsonl(os.path.join(args.raw_dir, "programs.jsonl"))
+    for r in prog_raw:  # CPU time of the program: user + system
+        if r.get("user_s") is not None and r.get("sys_s") is not None:
+            r["cpu_s"] = r["user_s"] + r["sys_s"]
     if not driver_raw and not prog_raw:
         sys.exit(f"report.py: no results in {args.raw_dir}")
 
@@ -351,12 +357,18 @@ def main():
     wl_names = unique(r["workload"] for r in driver_raw)
     prog_names = unique(r["program"] for r in prog_raw)
 
-    wl = collect_grid(driver_raw, "workload", ["ns_per_op", "peak_rss_kb", "rss_end_kb"])
+    for r in driver_raw:  # CPU time of all threads per call: steadier than wall on a busy machine
+        if r.get("cpu_ns") is not None and r.get("ops"):
+            r["cpu_ns_per_op"] = r["cpu_ns"] / r["ops"]
+    wl = collect_grid(driver_raw, "workload",
+                      ["ns_per_op", "cpu_ns_per_op", "peak_rss_kb", "rss_end_kb"])
     best_time = add_ratios(wl, "ns_per_op", allocs)
     best_peak = add_ratios(wl, "peak_rss_kb", allocs)
     best_end = add_ratios(wl, "rss_end_kb", allocs)
-    progs = collect_grid(prog_raw, "program", ["wall_s", "peak_rss_kb"])
+    best_cpu_op = add_ratios(wl, "cpu_ns_per_op", allocs)
+    progs = collect_grid(prog_raw, "program", ["wall_s", "cpu_s", "peak_rss_kb"])
     best_wall = add_ratios(progs, "wall_s", prog_allocs)
+    best_cpu = add_ratios(progs, "cpu_s", prog_allocs)
     best_prss = add_ratios(progs, "peak_rss_kb", prog_allocs)
     gb = read_gbench(args.raw_dir)
     mach = machine(args.repo)
@@ -366,6 +378,9 @@ def main():
 
     reps = meta.get("reps", "?")
     mode = meta.get("mode", "?")
+    # run.sh --program: the rows are the user's command, not python3 scripts.
+    user_prog = mode == "program"
+    prog_title = "program" if user_prog else "python3 scripts"
     subtitle = (f"{mach['date']}, {mach['nproc']} cpus {mach['cpu']}, commit {mach['commit']}, "
                 f"{mode} run")
 
@@ -381,6 +396,10 @@ def main():
         out.append(text_table("Time relative to the fastest allocator of the row", head + ["fastest"],
                               best_rows(wl, wl_names, allocs, "ns_per_op", best_time), width=10))
         out.append("")
+        out.append(text_table("CPU time per operation (all threads), ns", head,
+                              value_rows(wl, wl_names, allocs, "cpu_ns_per_op", 1, best_cpu_op)
+                              + [geomean_row(wl, wl_names, allocs, "cpu_ns_per_op")]))
+        out.append("")
         out.append(text_table("Peak RSS, MiB", head,
                               value_rows(wl, wl_names, allocs, "peak_rss_kb", 1 / 1024, best_peak)
                               + [geomean_row(wl, wl_names, allocs, "peak_rss_kb")]))
@@ -388,7 +407,20 @@ def main():
         out.append(text_table("RSS at the end (all freed), MiB", head,
                               value_rows(wl, wl_names, allocs, "rss_end_kb", 1 / 1024, best_end)))
         out.append("")
-    if prog_names:
+    if prog_names and user_prog:
+        ph = ["program"] + prog_allocs
+        out.append(f"program: {meta.get('program', '?')}")
+        out.append(text_table(f"Wall time, s, median of {reps}", ph,
+                              value_rows(progs, prog_names, prog_allocs, "wall_s", 1, best_wall)))
+        out.append("")
+        out.append(text_table("CPU time (user + system), s", ph,
+                              value_rows(progs, prog_names, prog_allocs, "cpu_s", 1, best_cpu)))
+        out.append("")
+        out.append(text_table("Peak RSS, MiB", ph,
+                              value_rows(progs, prog_names, prog_allocs, "peak_rss_kb", 1 / 1024,
+                                         best_prss)))
+        out.append("")
+    elif prog_names:
         ph = ["python3 script"] + prog_allocs
         out.append(text_table(f"python3 (PYTHONMALLOC=malloc; pymalloc = python's own), wall s, "
                               f"median of {meta.get('python_reps', '?')}", ph,
@@ -424,8 +456,10 @@ def main():
     doc = {
         "machine": mach, "meta": meta, "allocators": allocs,
         "workloads": strip(wl), "programs": strip(progs), "gbench": gb,
-        "best": {"time": best_time, "peak_rss": best_peak, "rss_end": best_end,
-                 "program_wall": best_wall, "program_peak_rss": best_prss},
+        "best": {"time": best_time, "cpu_time": best_cpu_op, "peak_rss": best_peak,
+                 "rss_end": best_end,
+                 "program_wall": best_wall, "program_cpu": best_cpu,
+                 "program_peak_rss": best_prss},
         "raw": {"driver": driver_raw, "programs": prog_raw},
     }
     with open(os.path.join(args.out, "latest.json"), "w") as f:
@@ -437,8 +471,10 @@ def main():
           f"- date: {mach['date']}",
           f"- machine: {mach['nproc']} cpus, {mach['cpu']}, Linux {mach['kernel']}",
           f"- commit: `{mach['commit']}`",
-          f"- run: `bench/run.sh{' --quick' if mode == 'quick' else ''}` ({mode}), "
-          f"median of {reps} runs per cell, driver scale {meta.get('scale', '?')}",
+          (f"- run: `bench/run.sh --program {shlex.quote(meta.get('program', '?'))}`, "
+           f"median of {reps} runs per cell" if user_prog else
+           f"- run: `bench/run.sh{' --quick' if mode == 'quick' else ''}` ({mode}), "
+           f"median of {reps} runs per cell, driver scale {meta.get('scale', '?')}"),
           "- allocators: " + ", ".join(
               f"{a} ({v.get('version') or 'build'}{', ' + v['library'] if v.get('library') not in (None, 'none') else ''})"
               for a, v in meta.get("allocators", {}).items()),
@@ -450,6 +486,13 @@ def main():
                md_table(["workload"] + allocs + ["fastest"],
                         md_rows(wl, wl_names, allocs, "ns_per_op", 1, best_time, "fastest")
                         + [[f"*{c}*" for c in geomean_row(wl, wl_names, allocs, "ns_per_op")] + [""]]),
+               "", "## CPU time per operation, all threads (ns)", "",
+               "User + system time of the driver process over the calls: waiting for a core "
+               "does not count, so it moves less than wall time when the machine is shared "
+               "(spinning and thread start-up do count).", "",
+               md_table(["workload"] + allocs + ["least"],
+                        md_rows(wl, wl_names, allocs, "cpu_ns_per_op", 1, best_cpu_op, "least")
+                        + [[f"*{c}*" for c in geomean_row(wl, wl_names, allocs, "cpu_ns_per_op")] + [""]]),
                "", "## Peak RSS (MiB)", "",
                md_table(["workload"] + allocs + ["smallest"],
                         md_rows(wl, wl_names, allocs, "peak_rss_kb", 1 / 1024, best_peak, "smallest")),
@@ -457,7 +500,21 @@ def main():
                md_table(["workload"] + allocs + ["smallest"],
                         md_rows(wl, wl_names, allocs, "rss_end_kb", 1 / 1024, best_end, "smallest")),
                ""]
-    if prog_names:
+    if prog_names and user_prog:
+        md += ["## Program (wall s)", "",
+               f"`{meta.get('program', '?')}` (run by `bash -c`) under each allocator "
+               "(`LD_PRELOAD`; glibc: none). Its stdout is discarded.", "",
+               md_table(["program"] + prog_allocs + ["fastest"],
+                        md_rows(progs, prog_names, prog_allocs, "wall_s", 1, best_wall, "fastest")),
+               "", "## Program (CPU s, user + system)", "",
+               md_table(["program"] + prog_allocs + ["least"],
+                        md_rows(progs, prog_names, prog_allocs, "cpu_s", 1, best_cpu, "least")),
+               "", "## Program (peak RSS, MiB)", "",
+               md_table(["program"] + prog_allocs + ["smallest"],
+                        md_rows(progs, prog_names, prog_allocs, "peak_rss_kb", 1 / 1024, best_prss,
+                                "smallest")),
+               ""]
+    elif prog_names:
         md += ["## python3 scripts (wall s)", "",
                f"Debian's python3 {meta.get('python_version', '')} with `PYTHONMALLOC=malloc` under "
                "each allocator; `pymalloc` is python's own allocator, no preload.", "",
@@ -478,7 +535,8 @@ def main():
     png = None
     if not args.no_png:
         png = os.path.join(args.out, "latest.png")
-        if not chart(png, wl, wl_names, progs, prog_names, allocs, prog_allocs, subtitle):
+        if not chart(png, wl, wl_names, progs, prog_names, allocs, prog_allocs, subtitle,
+                     prog_title):
             png = None
     print("wrote " + ", ".join(os.path.join(args.out, f) for f in
                                ["latest.json", "latest.md"] + (["latest.png"] if png else [])))

@@ -10,10 +10,15 @@
 #   bench/run.sh --quick    < 1 minute: 3 repetitions, 1/10 of the work; its
 #                           results go to bench/results/quick/, so a smoke
 #                           check never replaces the last full run's
+#   bench/run.sh --program 'CMD ARGS'   your own program instead of the
+#                           workloads: CMD (run by bash -c) under each
+#                           allocator, wall/CPU time and peak RSS; results in
+#                           bench/results/program/
 #
 # Options: --reps N, --scale X, --only w1,w2 (workloads), --allocators a,b, --secure (also the
 #   hardened SMALLOC_SECURE build, as allocator smalloc_secure),
-#   --no-install, --no-python, --no-gbench, --results DIR, -h.
+#   --no-install, --no-python, --no-gbench, --results DIR, --program CMD,
+#   --program-name NAME (its row in the tables; default: the command's name), -h.
 # Environment: BUILD_DIR (default <repo>/build), PYTHON (default /usr/bin/python3).
 set -euo pipefail
 
@@ -23,8 +28,8 @@ build=${BUILD_DIR:-$root/build}
 python=${PYTHON:-/usr/bin/python3}
 
 quick=0 reps= scale= only= want_allocs= install=1 do_python=1 do_gbench=1 secure=0
-results=
-usage() { sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+results= program= program_name=
+usage() { sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 while [ $# -gt 0 ]; do
     case $1 in
     --quick) quick=1 ;;
@@ -37,6 +42,8 @@ while [ $# -gt 0 ]; do
     --no-gbench) do_gbench=0 ;;
     --secure) secure=1 ;;
     --results) results=$2; shift ;;
+    --program) program=$2; shift ;;
+    --program-name) program_name=$2; shift ;;
     -h | --help) usage; exit 0 ;;
     *) echo "run.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
     esac
@@ -45,6 +52,18 @@ done
 if [ -z "$results" ]; then
     results=$here/results
     [ $quick = 0 ] || results=$here/results/quick
+    [ -z "$program" ] || results=$here/results/program
+fi
+if [ -n "$program" ]; then
+    # The user's program replaces the workloads, the python3 scripts and the shim.
+    only= do_python=0 do_gbench=0
+    # The row's name: the command's first word that is neither env nor VAR=value.
+    if [ -z "$program_name" ]; then
+        program_name=$(awk '{ for (i = 1; i <= NF; i++) if ($i != "env" && $i !~ /=/) { print $i; exit } }' \
+            <<<"$program")
+        program_name=$(basename -- "${program_name:-program}" | tr -cd 'A-Za-z0-9._+-')
+    fi
+    program_name=${program_name:-program}
 fi
 if [ $quick = 1 ]; then
     reps=${reps:-3} scale=${scale:-0.1} py_scale=0.2 py_reps=1
@@ -171,14 +190,23 @@ done
 
 mapfile -t workloads < <("$driver" --list | awk '{ print $1 }')
 [ -n "$only" ] && IFS=, read -r -a workloads <<<"$only"
+[ -z "$program" ] || workloads=()
 
 # ---- 4. runs ----------------------------------------------------------------------
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 raw=$build/bench/results/$stamp
 mkdir -p "$raw"
 {
+    mode=full
+    [ $quick = 0 ] || mode=quick
+    [ -z "$program" ] || mode=program
     printf '{"mode":"%s","reps":%s,"scale":%s,"python_scale":%s,"python_reps":%s,' \
-        "$([ $quick = 1 ] && echo quick || echo full)" "$reps" "$scale" "$py_scale" "$py_reps"
+        "$mode" "$reps" "$scale" "$py_scale" "$py_reps"
+    if [ -n "$program" ]; then
+        printf '"program":%s,"program_name":"%s",' \
+            "$("$python" -c 'import json, sys; print(json.dumps(sys.argv[1]))' "$program")" \
+            "$program_name"
+    fi
     commit=$(git -C "$root" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
     if [ "$commit" != unknown ] && [ -n "$(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null)" ]; then
         commit=$commit-dirty
@@ -203,7 +231,7 @@ mkdir -p "$raw"
 # One driver process per (rep, workload, allocator); allocators interleaved.
 run_timeout=600
 failures=0
-say "workloads: ${#workloads[@]} x ${allocs[*]} x $reps reps, scale $scale"
+[ ${#workloads[@]} = 0 ] || say "workloads: ${#workloads[@]} x ${allocs[*]} x $reps reps, scale $scale"
 for ((r = 1; r <= reps; r++)); do
     for w in "${workloads[@]}"; do
         printf '  [%d/%d] %-18s' "$r" "$reps" "$w"
@@ -224,6 +252,26 @@ for ((r = 1; r <= reps; r++)); do
         printf '\n'
     done
 done
+
+# --program: the user's command, one process per (rep, allocator), interleaved.
+if [ -n "$program" ]; then
+    say "program: $program x ${allocs[*]} x $reps reps"
+    for ((r = 1; r <= reps; r++)); do
+        printf '  [%d/%d] %-18s' "$r" "$reps" "$program_name"
+        for a in "${allocs[@]}"; do
+            if "$runprog" --label "$a" --name "$program_name" --out "$raw/programs.jsonl" -- \
+                timeout $run_timeout env -u LD_PRELOAD ${lib[$a]:+LD_PRELOAD=${lib[$a]}} \
+                bash -c "$program" 2>>"$raw/programs.err"; then
+                printf ' %s %s' "$a" "$(tail -n 1 "$raw/programs.jsonl" |
+                    sed -n 's/.*"wall_s":\([0-9]*\.[0-9][0-9][0-9]\).*/\1/p')"
+            else
+                failures=$((failures + 1))
+                printf ' %s FAIL' "$a"
+            fi
+        done
+        printf '\n'
+    done
+fi
 
 # The real program: Debian's python3 on the bundled scripts.
 if [ $do_python = 1 ] && [ -x "$python" ]; then

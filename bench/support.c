@@ -80,6 +80,26 @@ size_t wl_size_python(struct wl_rng *r)
     return (size_t)wl_rng_range(r, 257, 512);
 }
 
+/*
+ * The "mixed, heavy tail" mix of mixed_tail and thread_churn: what a server
+ * or a compiler asks for, mostly small objects but a real share of buffers,
+ * strings and arrays above the small-object limit (512), up to 16 KiB.
+ *
+ *   share   bytes
+ *    80%    8..512
+ *    15%    513..4096
+ *     5%    4097..16384
+ */
+size_t wl_size_tail(struct wl_rng *r)
+{
+    uint64_t pick = wl_rng_below(r, 100);
+    if (pick < 80)
+        return (size_t)wl_rng_range(r, 8, 512);
+    if (pick < 95)
+        return (size_t)wl_rng_range(r, 513, 4096);
+    return (size_t)wl_rng_range(r, 4097, 16384);
+}
+
 long wl_status_kb(const char *key)
 {
     char buf[8192];

@@ -116,6 +116,10 @@ int wl_reset_peak_rss(void);
  * up to 512 (see support.c for the table). */
 size_t wl_size_python(struct wl_rng *r);
 
+/* A size drawn from the "mixed, heavy tail" mix: 80% 8..512 bytes, 15%
+ * 513..4096, 5% 4097..16384 (see support.c). */
+size_t wl_size_tail(struct wl_rng *r);
+
 #ifdef __cplusplus
 }
 #endif

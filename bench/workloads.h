@@ -60,7 +60,19 @@ typedef uint64_t (*wl_fn_t)(const struct wl_args *a);
       "live set of arg blocks; half 8..512 bytes, half 513..2048")            \
     X(replay, wl_replay, 12000000, 0,                                         \
       "n events of the recorded python3 trace (3.0M events a pass, "         \
-      "everything freed between passes)")
+      "everything freed between passes)")                                     \
+    X(server, wl_server, 6000000, 4,                                          \
+      "arg lanes of 2000 slots of 8..1000 bytes; n steps in all; 1 in 8 "     \
+      "swaps with other threads; a new thread every 10000 steps")             \
+    X(mixed_tail, wl_mixed_tail, 4000000, 1,                                  \
+      "arg threads, each n steps over 20000 blocks: 80% 8..512 bytes, "      \
+      "15% to 4096, 5% to 16384")                                             \
+    X(mixed_tail_2, wl_mixed_tail, 1500000, 2,                                \
+      "arg threads, each n steps over 20000 blocks: 80% 8..512 bytes, "      \
+      "15% to 4096, 5% to 16384")                                             \
+    X(thread_churn, wl_thread_churn, 8000, 2,                                 \
+      "n short threads, arg at once: 300 mixed blocks each, 30 left live "   \
+      "for the next thread or the caller")
 
 #define X(name, fn, n, arg, desc) uint64_t fn(const struct wl_args *a);
 SM_WORKLOADS(X)
