@@ -5,6 +5,8 @@
 #   lib/cmake/smalloc/  smallocConfig.cmake, smallocConfigVersion.cmake and the
 #             exported targets smalloc::smalloc, smalloc::smalloc_static
 #   lib/pkgconfig/smalloc.pc, bin/smalloc-run
+#   share/doc/smalloc/LICENSE (MIT), share/man/man3/smalloc.3,
+#             share/man/man1/smalloc-run.1 (man/, version filled in)
 # smalloc.pc and smalloc-run name absolute paths, so they are written at
 # install time (SmallocInstallConfigure.cmake), for the prefix actually used:
 # `cmake --install build --prefix /opt/x` gets a launcher that preloads
@@ -50,3 +52,13 @@ install(CODE "
   set(SMALLOC_DL_LIBS \"${CMAKE_DL_LIBS}\")
   include(\"${PROJECT_SOURCE_DIR}/cmake/SmallocInstallConfigure.cmake\")
 ")
+
+# The licence, with the documentation (GNUInstallDirs' DOCDIR:
+# share/doc/smalloc), and the manual pages, written by hand in man(7) macros;
+# the version in their title lines comes from project().
+install(FILES ${PROJECT_SOURCE_DIR}/LICENSE DESTINATION ${CMAKE_INSTALL_DOCDIR})
+foreach(page smalloc.3 smalloc-run.1)
+  string(REGEX REPLACE ".*\\.([0-9])$" "\\1" section ${page})
+  configure_file(${PROJECT_SOURCE_DIR}/man/${page}.in ${PROJECT_BINARY_DIR}/man/${page} @ONLY)
+  install(FILES ${PROJECT_BINARY_DIR}/man/${page} DESTINATION ${CMAKE_INSTALL_MANDIR}/man${section})
+endforeach()
