@@ -283,6 +283,42 @@ static int reg_insert(uintptr_t p)
     return 0;
 }
 
+/* ---- the calling thread's stack ---------------------------------------- */
+
+/* A pointer outside the arenas and the registry is foreign: the system
+ * malloc's, or a wild one, and memory around it is not read to tell. One
+ * kind of wild pointer is told apart all the same: an address in the
+ * calling thread's live stack, between the current frame and the stack's
+ * top (free(&local)), where no heap block can be. The top is asked of
+ * pthread_getattr_np once per thread, once start-up is over (it allocates,
+ * which debug mode serves, and reads /proc/self/maps for the main thread). */
+static sm_tls uintptr_t stack_top; /* 0: not asked yet; 1: unknown */
+static sm_tls int stack_asking;
+
+static bool on_own_stack(uintptr_t a)
+{
+    uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
+    if (stack_top == 0) {
+        if (!__atomic_load_n(&trace_ready, __ATOMIC_ACQUIRE) || stack_asking)
+            return false;
+        int saved = errno;
+        stack_asking = 1;
+        uintptr_t top = 1;
+        pthread_attr_t attr;
+        if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+            void *lo;
+            size_t size;
+            if (pthread_attr_getstack(&attr, &lo, &size) == 0)
+                top = (uintptr_t)lo + size;
+            pthread_attr_destroy(&attr);
+        }
+        stack_asking = 0;
+        stack_top = top;
+        errno = saved;
+    }
+    return a >= sp && a < stack_top;
+}
+
 /* ---- blocks ------------------------------------------------------------ */
 
 static char *user_of(debug_header_t *h)
@@ -358,7 +394,12 @@ static void *debug_alloc(size_t n, unsigned cls, size_t align, bool zero)
     return p;
 }
 
-/* The header of live block p; reports and aborts when p is not one. */
+/* The header of live block p; NULL when p is foreign: outside every arena,
+ * not in the registry and not on the calling thread's stack, so taken to be
+ * the system malloc's (a block from __libc_malloc, or one made before
+ * libsmalloc was loaded), which the caller hands to it as a normal run
+ * would. Reports and aborts when p is inside an arena but no live debug
+ * block, on the stack, or a registered block freed or damaged. */
 static debug_header_t *block_of(void *p, const char *func)
 {
     uintptr_t a = (uintptr_t)p;
@@ -381,8 +422,11 @@ static debug_header_t *block_of(void *p, const char *func)
     uintptr_t *slot = reg_find(a);
     uintptr_t state = slot ? *slot : REG_EMPTY;
     sm_unlock(&debug_lock);
-    if (slot == NULL)
-        sm_debug_invalid(func, p);
+    if (slot == NULL) {
+        if (on_own_stack(a))
+            sm_debug_invalid(func, p);
+        return NULL;
+    }
     if (state & REG_QUARANTINED)
         report(func, "double free (the block was already freed)", p, h, false, 0, 0, 0);
     if (h->magic != MAGIC_LIVE || h->system != 1)
@@ -526,6 +570,11 @@ void sm_debug_free(void *p, const char *func)
         return;
     int saved = errno;
     debug_header_t *h = block_of(p, func);
+    if (h == NULL) {
+        sm_fallback_free(p);
+        errno = saved;
+        return;
+    }
     check_guards(h, func);
     quarantine_put(h, func);
     errno = saved;
@@ -537,6 +586,13 @@ void *sm_debug_realloc(const uint8_t *table, void *p, size_t n)
     if (p == NULL)
         return debug_alloc(n, class_for(table, n), DEBUG_ALIGN, false);
     debug_header_t *h = block_of(p, "realloc");
+    if (h == NULL) { /* foreign: glibc's rules, glibc's block */
+        if (n == 0) {
+            sm_fallback_free(p);
+            return NULL;
+        }
+        return sm_fallback_realloc(p, n);
+    }
     check_guards(h, "realloc");
     if (n == 0) {
         quarantine_put(h, "realloc");
@@ -555,6 +611,8 @@ size_t sm_debug_usable_size(void *p)
     if (p == NULL)
         return 0;
     debug_header_t *h = block_of(p, "malloc_usable_size");
+    if (h == NULL)
+        return sm_fallback_usable_size(p);
     check_guards(h, "malloc_usable_size");
     return h->size;
 }
