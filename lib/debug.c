@@ -89,6 +89,48 @@ static uintptr_t own_text_lo, own_text_hi;
 static int trace_ready;
 static sm_tls int in_trace;
 
+/* ---- the calling thread's stack ---------------------------------------- */
+
+/* A pointer outside the arenas and the registry is foreign: the system
+ * malloc's, or a wild one, and memory around it is not read to tell. One
+ * kind of wild pointer is told apart all the same: an address in the
+ * calling thread's live stack, between the current frame and the stack's
+ * top (free(&local)), where no heap block can be. The top is asked of
+ * pthread_getattr_np once per thread: by debug_start for the thread that
+ * loads libsmalloc (the main thread's answer reads /proc/self/maps), by the
+ * first foreign free of any other thread. It allocates, which debug mode
+ * serves, so not before start-up is over. */
+static sm_tls uintptr_t stack_top; /* 0: not asked yet; 1: unknown */
+static sm_tls int stack_asking;
+
+static void stack_top_ask(void)
+{
+    int saved = errno;
+    stack_asking = 1;
+    uintptr_t top = 1;
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        void *lo;
+        size_t size;
+        if (pthread_attr_getstack(&attr, &lo, &size) == 0)
+            top = (uintptr_t)lo + size;
+        pthread_attr_destroy(&attr);
+    }
+    stack_asking = 0;
+    stack_top = top;
+    errno = saved;
+}
+
+static bool on_own_stack(uintptr_t a)
+{
+    if (stack_top == 0) {
+        if (!__atomic_load_n(&trace_ready, __ATOMIC_ACQUIRE) || stack_asking)
+            return false;
+        stack_top_ask();
+    }
+    return a >= (uintptr_t)__builtin_frame_address(0) && a < stack_top;
+}
+
 /* ---- start-up ---------------------------------------------------------- */
 
 bool sm_debug_on(void)
@@ -150,6 +192,7 @@ __attribute__((constructor)) static void debug_start(void)
     backtrace(frames, 2);
     in_trace = 0;
     __atomic_store_n(&trace_ready, 1, __ATOMIC_RELEASE);
+    stack_top_ask(); /* the main thread's, from here rather than inside a free */
     pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
@@ -281,42 +324,6 @@ static int reg_insert(uintptr_t p)
     reg.slots[i] = p;
     reg.live++;
     return 0;
-}
-
-/* ---- the calling thread's stack ---------------------------------------- */
-
-/* A pointer outside the arenas and the registry is foreign: the system
- * malloc's, or a wild one, and memory around it is not read to tell. One
- * kind of wild pointer is told apart all the same: an address in the
- * calling thread's live stack, between the current frame and the stack's
- * top (free(&local)), where no heap block can be. The top is asked of
- * pthread_getattr_np once per thread, once start-up is over (it allocates,
- * which debug mode serves, and reads /proc/self/maps for the main thread). */
-static sm_tls uintptr_t stack_top; /* 0: not asked yet; 1: unknown */
-static sm_tls int stack_asking;
-
-static bool on_own_stack(uintptr_t a)
-{
-    uintptr_t sp = (uintptr_t)__builtin_frame_address(0);
-    if (stack_top == 0) {
-        if (!__atomic_load_n(&trace_ready, __ATOMIC_ACQUIRE) || stack_asking)
-            return false;
-        int saved = errno;
-        stack_asking = 1;
-        uintptr_t top = 1;
-        pthread_attr_t attr;
-        if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-            void *lo;
-            size_t size;
-            if (pthread_attr_getstack(&attr, &lo, &size) == 0)
-                top = (uintptr_t)lo + size;
-            pthread_attr_destroy(&attr);
-        }
-        stack_asking = 0;
-        stack_top = top;
-        errno = saved;
-    }
-    return a >= sp && a < stack_top;
 }
 
 /* ---- blocks ------------------------------------------------------------ */
