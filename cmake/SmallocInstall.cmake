@@ -5,7 +5,9 @@
 #   lib/cmake/smalloc/  smallocConfig.cmake, smallocConfigVersion.cmake and the
 #             exported targets smalloc::smalloc, smalloc::smalloc_static
 #   lib/pkgconfig/smalloc.pc, bin/smalloc-run
-# smalloc.pc and smalloc-run name absolute paths, so they are written at
+#   share/doc/smalloc/LICENSE (MIT), share/man/man3/smalloc.3,
+#             share/man/man1/smalloc-run.1
+# smalloc.pc, smalloc-run and the man pages name absolute paths, so they are written at
 # install time (SmallocInstallConfigure.cmake), for the prefix actually used:
 # `cmake --install build --prefix /opt/x` gets a launcher that preloads
 # /opt/x/lib/libsmalloc.so.0, not the configure-time CMAKE_INSTALL_PREFIX.
@@ -37,7 +39,7 @@ install(FILES
   ${PROJECT_BINARY_DIR}/cmake/smallocConfigVersion.cmake
   DESTINATION ${SMALLOC_INSTALL_CMAKEDIR})
 
-# smalloc.pc and smalloc-run: configured when `cmake --install` runs. The
+# smalloc.pc, smalloc-run, man pages: configured when `cmake --install` runs. The
 # values below are fixed now; the prefix is read at install time.
 install(CODE "
   set(SMALLOC_SOURCE_DIR \"${PROJECT_SOURCE_DIR}\")
@@ -47,6 +49,13 @@ install(CODE "
   set(SMALLOC_LIBDIR_REL \"${CMAKE_INSTALL_LIBDIR}\")
   set(SMALLOC_INCLUDEDIR_REL \"${CMAKE_INSTALL_INCLUDEDIR}\")
   set(SMALLOC_BINDIR_REL \"${CMAKE_INSTALL_BINDIR}\")
+  set(SMALLOC_MANDIR_REL \"${CMAKE_INSTALL_MANDIR}\")
+  set(SMALLOC_DOCDIR_REL \"${CMAKE_INSTALL_DOCDIR}\")
   set(SMALLOC_DL_LIBS \"${CMAKE_DL_LIBS}\")
   include(\"${PROJECT_SOURCE_DIR}/cmake/SmallocInstallConfigure.cmake\")
 ")
+
+# The licence, with the documentation (GNUInstallDirs' DOCDIR:
+# share/doc/smalloc). The manual pages (man/, man(7) macros written by hand)
+# name the installed files, so SmallocInstallConfigure.cmake writes them.
+install(FILES ${PROJECT_SOURCE_DIR}/LICENSE DESTINATION ${CMAKE_INSTALL_DOCDIR})

@@ -1,9 +1,9 @@
 # Runs inside `cmake --install` (install(CODE) in SmallocInstall.cmake), where
 # CMAKE_INSTALL_PREFIX is the prefix of this install, --prefix included. Writes
-# smalloc.pc and smalloc-run for that prefix and installs them; file(INSTALL)
+# smalloc.pc, smalloc-run and the man pages for that prefix and installs them; file(INSTALL)
 # adds DESTDIR, so a staged install still names the final paths.
 # In: SMALLOC_SOURCE_DIR, SMALLOC_BINARY_DIR, SMALLOC_VERSION(_MAJOR),
-#     SMALLOC_{LIB,INCLUDE,BIN}DIR_REL (GNUInstallDirs, maybe absolute),
+#     SMALLOC_{LIB,INCLUDE,BIN,MAN,DOC}DIR_REL (GNUInstallDirs, maybe absolute),
 #     SMALLOC_DL_LIBS.
 
 function(smalloc_install_abs out dir)
@@ -18,6 +18,8 @@ set(SMALLOC_PREFIX "${CMAKE_INSTALL_PREFIX}")
 smalloc_install_abs(SMALLOC_INSTALL_LIBDIR "${SMALLOC_LIBDIR_REL}")
 smalloc_install_abs(SMALLOC_INSTALL_INCLUDEDIR "${SMALLOC_INCLUDEDIR_REL}")
 smalloc_install_abs(SMALLOC_INSTALL_BINDIR "${SMALLOC_BINDIR_REL}")
+smalloc_install_abs(SMALLOC_INSTALL_MANDIR "${SMALLOC_MANDIR_REL}")
+smalloc_install_abs(SMALLOC_INSTALL_DOCDIR "${SMALLOC_DOCDIR_REL}")
 # The file the dynamic loader opens: the SONAME link, present with the runtime
 # files even when the unversioned development link is not.
 set(SMALLOC_INSTALL_LIBRARY "${SMALLOC_INSTALL_LIBDIR}/libsmalloc.so.${SMALLOC_VERSION_MAJOR}")
@@ -55,3 +57,15 @@ configure_file("${SMALLOC_SOURCE_DIR}/cmake/smalloc-run.in" "${stage}/smalloc-ru
 file(INSTALL "${stage}/smalloc-run" DESTINATION "${SMALLOC_INSTALL_BINDIR}"
   FILE_PERMISSIONS OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE
                    WORLD_READ WORLD_EXECUTE)
+
+# The man pages (man/*.in, man(7) macros written by hand): their @VARIABLES@
+# are SMALLOC_VERSION and SMALLOC_MAN_*, the installed paths with each "-"
+# written "\-" so that troff prints a minus a shell would accept, not a hyphen.
+foreach(dir LIBRARY LIBDIR INCLUDEDIR DOCDIR)
+  string(REPLACE "-" "\\-" SMALLOC_MAN_${dir} "${SMALLOC_INSTALL_${dir}}")
+endforeach()
+foreach(page smalloc.3 smalloc-run.1)
+  string(REGEX REPLACE ".*[.]([0-9])$" "\\1" section "${page}")
+  configure_file("${SMALLOC_SOURCE_DIR}/man/${page}.in" "${stage}/${page}" @ONLY)
+  file(INSTALL "${stage}/${page}" DESTINATION "${SMALLOC_INSTALL_MANDIR}/man${section}")
+endforeach()

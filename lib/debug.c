@@ -89,6 +89,48 @@ static uintptr_t own_text_lo, own_text_hi;
 static int trace_ready;
 static sm_tls int in_trace;
 
+/* ---- the calling thread's stack ---------------------------------------- */
+
+/* A pointer outside the arenas and the registry is foreign: the system
+ * malloc's, or a wild one, and memory around it is not read to tell. One
+ * kind of wild pointer is told apart all the same: an address in the
+ * calling thread's live stack, between the current frame and the stack's
+ * top (free(&local)), where no heap block can be. The top is asked of
+ * pthread_getattr_np once per thread: by debug_start for the thread that
+ * loads libsmalloc (the main thread's answer reads /proc/self/maps), by the
+ * first foreign free of any other thread. It allocates, which debug mode
+ * serves, so not before start-up is over. */
+static sm_tls uintptr_t stack_top; /* 0: not asked yet; 1: unknown */
+static sm_tls int stack_asking;
+
+static void stack_top_ask(void)
+{
+    int saved = errno;
+    stack_asking = 1;
+    uintptr_t top = 1;
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        void *lo;
+        size_t size;
+        if (pthread_attr_getstack(&attr, &lo, &size) == 0)
+            top = (uintptr_t)lo + size;
+        pthread_attr_destroy(&attr);
+    }
+    stack_asking = 0;
+    stack_top = top;
+    errno = saved;
+}
+
+static bool on_own_stack(uintptr_t a)
+{
+    if (stack_top == 0) {
+        if (!__atomic_load_n(&trace_ready, __ATOMIC_ACQUIRE) || stack_asking)
+            return false;
+        stack_top_ask();
+    }
+    return a >= (uintptr_t)__builtin_frame_address(0) && a < stack_top;
+}
+
 /* ---- start-up ---------------------------------------------------------- */
 
 bool sm_debug_on(void)
@@ -150,6 +192,7 @@ __attribute__((constructor)) static void debug_start(void)
     backtrace(frames, 2);
     in_trace = 0;
     __atomic_store_n(&trace_ready, 1, __ATOMIC_RELEASE);
+    stack_top_ask(); /* the main thread's, from here rather than inside a free */
     pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
@@ -358,7 +401,12 @@ static void *debug_alloc(size_t n, unsigned cls, size_t align, bool zero)
     return p;
 }
 
-/* The header of live block p; reports and aborts when p is not one. */
+/* The header of live block p; NULL when p is foreign: outside every arena,
+ * not in the registry and not on the calling thread's stack, so taken to be
+ * the system malloc's (a block from __libc_malloc, or one made before
+ * libsmalloc was loaded), which the caller hands to it as a normal run
+ * would. Reports and aborts when p is inside an arena but no live debug
+ * block, on the stack, or a registered block freed or damaged. */
 static debug_header_t *block_of(void *p, const char *func)
 {
     uintptr_t a = (uintptr_t)p;
@@ -381,8 +429,11 @@ static debug_header_t *block_of(void *p, const char *func)
     uintptr_t *slot = reg_find(a);
     uintptr_t state = slot ? *slot : REG_EMPTY;
     sm_unlock(&debug_lock);
-    if (slot == NULL)
-        sm_debug_invalid(func, p);
+    if (slot == NULL) {
+        if (on_own_stack(a))
+            sm_debug_invalid(func, p);
+        return NULL;
+    }
     if (state & REG_QUARANTINED)
         report(func, "double free (the block was already freed)", p, h, false, 0, 0, 0);
     if (h->magic != MAGIC_LIVE || h->system != 1)
@@ -526,6 +577,11 @@ void sm_debug_free(void *p, const char *func)
         return;
     int saved = errno;
     debug_header_t *h = block_of(p, func);
+    if (h == NULL) {
+        sm_fallback_free(p);
+        errno = saved;
+        return;
+    }
     check_guards(h, func);
     quarantine_put(h, func);
     errno = saved;
@@ -537,6 +593,13 @@ void *sm_debug_realloc(const uint8_t *table, void *p, size_t n)
     if (p == NULL)
         return debug_alloc(n, class_for(table, n), DEBUG_ALIGN, false);
     debug_header_t *h = block_of(p, "realloc");
+    if (h == NULL) { /* foreign: glibc's rules, glibc's block */
+        if (n == 0) {
+            sm_fallback_free(p);
+            return NULL;
+        }
+        return sm_fallback_realloc(p, n);
+    }
     check_guards(h, "realloc");
     if (n == 0) {
         quarantine_put(h, "realloc");
@@ -555,6 +618,8 @@ size_t sm_debug_usable_size(void *p)
     if (p == NULL)
         return 0;
     debug_header_t *h = block_of(p, "malloc_usable_size");
+    if (h == NULL)
+        return sm_fallback_usable_size(p);
     check_guards(h, "malloc_usable_size");
     return h->size;
 }

@@ -22,6 +22,11 @@
  * Debug blocks and normal blocks never meet: the mode is fixed before the
  * first block is handed out, and in debug mode every block is a debug
  * block.
+ * Foreign blocks (glibc's, from __libc_malloc or made before libsmalloc
+ * was loaded) are let through as in a normal run: a pointer outside the
+ * arenas that is not in the registry, nor on the calling thread's stack,
+ * goes to the system free, realloc and malloc_usable_size (debug.c
+ * block_of).
  *
  * Layout of a debug block (the header is 64 bytes, so the program's bytes
  * stay 16-byte aligned):

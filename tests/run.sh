@@ -13,7 +13,7 @@ for arg in "$@"; do
 done
 
 packages=(cmake make gcc g++ binutils pkg-config libcriterion-dev python3 valgrind
-          clang-14 libclang-rt-14-dev gzip gawk perl coreutils)
+          clang-14 libclang-rt-14-dev gzip gawk perl coreutils man-db groff-base)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

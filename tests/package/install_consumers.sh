@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs a built libsmalloc into a temporary prefix and uses the installed
 # copy the three ways a user would: find_package(smalloc) (shared and static
-# targets), pkg-config with a plain cc command, and the smalloc-run launcher.
+# targets), pkg-config with a plain cc command, and the smalloc-run launcher;
+# then reads the installed licence and manual pages (man smalloc, man
+# smalloc-run: no groff warning, every smalloc_* function, SMALLOC_* option
+# and launcher option documented).
 # Run by CTest after the build:
 #   install_consumers.sh BUILD_DIR SOURCE_DIR VERSION LIBDIR OVERRIDE CC
 # VERSION is the CMake project version, LIBDIR CMAKE_INSTALL_LIBDIR, OVERRIDE
@@ -111,5 +114,56 @@ fi
 expect_eq "under smalloc-run, libsmalloc loaded" "$(sed -n 's/^library: //p' "$tmp/run.out")" "$installed_lib"
 grep -qx "libsmalloc $version statistics" "$tmp/run.err" || { cat "$tmp/run.err" >&2; fail "no statistics table on stderr"; }
 pass "smalloc-run --stats printed the libsmalloc $version statistics at exit"
+
+# 5. The licence, and the manual pages.
+doc=$prefix/share/doc/smalloc
+mandir=$prefix/share/man
+[ -f "$doc/LICENSE" ] && grep -qx "MIT License" "$doc/LICENSE" || fail "not installed: $doc/LICENSE (MIT)"
+grep -qx "License: MIT" "$libdir/pkgconfig/smalloc.pc" || fail "smalloc.pc: no 'License: MIT'"
+for page in man3/smalloc.3 man1/smalloc-run.1; do
+  [ -f "$mandir/$page" ] || fail "not installed: $mandir/$page"
+done
+pass "LICENSE (MIT) in share/doc/smalloc, License: MIT in smalloc.pc, smalloc.3 and smalloc-run.1 installed"
+if ! command -v groff >/dev/null || ! command -v man >/dev/null; then
+  echo "skipped: the man page checks need groff and man (Debian: groff-base man-db; tests/run.sh installs them)"
+else
+  for page in man3/smalloc.3 man1/smalloc-run.1; do
+    warnings=$(groff -ww -man -z "$mandir/$page" 2>&1) || fail "groff -man $page: status $?"
+    [ -z "$warnings" ] || fail "groff -ww -man $page warns: $warnings"
+    warnings=$(LC_ALL=C man --warnings -l "$mandir/$page" 2>&1 >/dev/null) || fail "man -l $page: status $?"
+    [ -z "$warnings" ] || fail "man --warnings -l $page warns: $warnings"
+  done
+  pass "groff -ww -man and man --warnings: no warning in either page"
+  # man NAME [SECTION] through MANPATH, as a user with the prefix on it would.
+  read_man() {
+    LC_ALL=C MANWIDTH=200 MANPATH=$mandir man -P cat "$@" 2>"$tmp/man.err" || { cat "$tmp/man.err" >&2; fail "man $*: status $?"; }
+    [ ! -s "$tmp/man.err" ] || { cat "$tmp/man.err" >&2; fail "man $*: messages on stderr"; }
+  }
+  expect_eq "man -w smalloc" "$(MANPATH=$mandir man -w smalloc)" "$mandir/man3/smalloc.3"
+  expect_eq "man -w smalloc-run" "$(MANPATH=$mandir man -w smalloc-run)" "$mandir/man1/smalloc-run.1"
+  read_man 3 smalloc >"$tmp/smalloc.txt"
+  read_man smalloc-run >"$tmp/smalloc-run.txt"
+  for f in smalloc.txt smalloc-run.txt; do
+    grep -q "^libsmalloc $version " "$tmp/$f" || fail "$f: no 'libsmalloc $version' footer"
+    grep -qF "$libdir/libsmalloc.so.$major" "$tmp/$f" || fail "$f: does not name $libdir/libsmalloc.so.$major"
+  done
+  # Every exported smalloc_* function, every option of lib/options.h, and
+  # every option smalloc-run --help lists, is in its page.
+  missing=
+  for fn in $(grep -x 'smalloc_[a-z_]*' "$here/exported-symbols.txt"); do
+    grep -q "\b$fn()" "$tmp/smalloc.txt" || missing="$missing $fn()"
+  done
+  for opt in $(sed -n 's/^ *X([a-z_]*, "\(SMALLOC_[A-Z_]*\)".*/\1/p' "$source/lib/options.h"); do
+    grep -q "^ *$opt (default " "$tmp/smalloc.txt" || missing="$missing $opt"
+  done
+  [ -z "$missing" ] || fail "smalloc(3) does not document:$missing"
+  nopts=$(grep -c '^ *X(' "$source/lib/options.h")
+  pass "man smalloc: every smalloc_* function and the $nopts options of lib/options.h"
+  for opt in $("$prefix/bin/smalloc-run" --help | grep -o -e '--[a-z][a-z-]*' | sort -u); do
+    grep -q -e "^ *$opt\b" "$tmp/smalloc-run.txt" || missing="$missing $opt"
+  done
+  [ -z "$missing" ] || fail "smalloc-run(1) does not document:$missing"
+  pass "man smalloc-run: every option of smalloc-run --help"
+fi
 
 echo "install_consumers: all $checks checks passed"
