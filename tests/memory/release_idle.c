@@ -15,6 +15,9 @@
  *                 only calls release);
  *   --pairs N     after the frees, N malloc/free pairs of 64 bytes (the
  *                 issue's fragmented case went on with 38,400 of them);
+ *   --fork        start the release thread first (free 8 MiB of blocks and
+ *                 wait for them to go back), then run the scenario in a
+ *                 forked child, which has no thread until it starts its own;
  *   --check       exit 1 unless the resident set comes back to within
  *                 4 MiB of the start, plus, for what stays in use, 32 KiB
  *                 per arena holding a kept block (its header and pools).
@@ -28,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -100,6 +104,24 @@ static void some_calls(void)
         smalloc_free(p[i]);
 }
 
+/* Free pools appear, so the release thread starts; wait (bounded) until
+ * it has given them back. */
+static void start_release_thread(void)
+{
+    enum { N = 8 * 1024 * 1024 / 64 };
+    size_t before = rss();
+    void **p = map(N * sizeof(void *));
+    for (size_t i = 0; i < N; i++) {
+        p[i] = smalloc_malloc(64);
+        memset(p[i], 1, 64);
+    }
+    for (size_t i = 0; i < N; i++)
+        smalloc_free(p[i]);
+    munmap(p, N * sizeof(void *));
+    for (int i = 0; i < 250 && rss() > before + 4 * MIB; i++)
+        sleep_ms(20);
+}
+
 static void *kept[MAX_KEPT];
 static uintptr_t kept_arenas[MAX_KEPT];
 
@@ -113,7 +135,7 @@ int main(int argc, char **argv)
     int fragmented = strcmp(argv[1], "fragmented") == 0;
     size_t total = strtoul(argv[2], NULL, 10) * MIB;
     long wait = 3000, pairs = 0;
-    int calls = 0, check = 0;
+    int calls = 0, check = 0, in_child = 0;
     for (int i = 3; i < argc; i++) {
         if (strcmp(argv[i], "--wait") == 0 && i + 1 < argc)
             wait = strtol(argv[++i], NULL, 10);
@@ -123,6 +145,24 @@ int main(int argc, char **argv)
             calls = 1;
         else if (strcmp(argv[i], "--check") == 0)
             check = 1;
+        else if (strcmp(argv[i], "--fork") == 0)
+            in_child = 1;
+    }
+    if (in_child) {
+        start_release_thread();
+        fflush(stdout);
+        pid_t pid = fork();
+        if (pid < 0) {
+            perror("fork");
+            return 2;
+        }
+        if (pid > 0) {
+            int status;
+            if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+                return 2;
+            return WEXITSTATUS(status);
+        }
+        printf("in a fork child: ");
     }
     size_t size = fragmented ? 64 : 32, count = total / size;
     size_t rss_start = rss();
