@@ -23,10 +23,11 @@ bool sm_transfer_put(unsigned shard, unsigned cls, sm_block_t *batch)
 {
     transfer_slots_t *t = &slots[shard][cls];
     bool parked = false;
+    uint32_t now = (uint32_t)sm_os_now_ms(); /* a vDSO read, outside the lock */
     sm_lock(&t->lock);
     if (t->nbatches < SM_TRANSFER_SLOTS) {
         t->batches[t->nbatches] = batch;
-        t->parked_ms[t->nbatches] = (uint32_t)sm_os_now_ms();
+        t->parked_ms[t->nbatches] = now;
         __atomic_store_n(&t->nbatches, t->nbatches + 1, __ATOMIC_RELAXED); /* peeked at */
         parked = true;
     }
