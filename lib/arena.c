@@ -1,6 +1,8 @@
 /*
  * Arena life cycle and the pymalloc arena policy (see arena.h).
  */
+#include <stdbool.h>
+
 #include "arena.h"
 #include "arena_map.h"
 #include "options.h"
@@ -110,16 +112,29 @@ static sm_arena_t *arena_map_new(unsigned shard)
 /* A free pool is dirty (its pages may be resident) while nextoffset, how
  * far its blocks were carved when it last served a class, is not 0; a pool
  * never carved, or released by sm_arena_purge(), has nextoffset 0. A dirty
- * pool's epoch is the shard's when it was given back. */
+ * pool's epoch is the coarse clock (milliseconds, low 32 bits) when it was
+ * given back. */
 static int pool_is_dirty(const sm_pool_t *pool)
 {
     return pool->nextoffset != 0;
 }
 
+/* The shard's count of dirty pools, peeked at without the lock by
+ * sm_arena_has_dirty(): stored atomically, written under the lock. */
+static void shard_ndirty_add(struct sm_arena_state *st, size_t delta)
+{
+    __atomic_store_n(&st->ndirty, st->ndirty + delta, __ATOMIC_RELAXED);
+}
+
+static void shard_ndirty_sub(struct sm_arena_state *st, size_t delta)
+{
+    __atomic_store_n(&st->ndirty, st->ndirty - delta, __ATOMIC_RELAXED);
+}
+
 static void dirty_add(sm_arena_t *arena)
 {
     struct sm_arena_state *st = shard_of(arena);
-    st->ndirty++;
+    shard_ndirty_add(st, 1);
     if (arena->ndirty++ > 0)
         return;
     arena->dirty_prev = NULL;
@@ -142,7 +157,7 @@ static void dirty_unlink(sm_arena_t *arena)
 
 static void dirty_sub(sm_arena_t *arena)
 {
-    shard_of(arena)->ndirty--;
+    shard_ndirty_sub(shard_of(arena), 1);
     if (--arena->ndirty == 0)
         dirty_unlink(arena);
 }
@@ -185,7 +200,7 @@ static sm_arena_t *arena_unlink(sm_arena_t *arena)
     if (arena->all_next)
         arena->all_next->all_prev = arena->all_prev;
     if (arena->ndirty > 0) {
-        st->ndirty -= arena->ndirty;
+        shard_ndirty_sub(st, arena->ndirty);
         dirty_unlink(arena);
     }
     totals_sub(&sm_g_arena_totals.now, 1);
@@ -194,11 +209,22 @@ static sm_arena_t *arena_unlink(sm_arena_t *arena)
 }
 
 /* Move dirty free pools of the arena onto the shard's purge list: all of
- * them, or (all == 0) those given back before the previous round. They
- * count as in use until sm_arena_purge() gives them back, which also keeps
- * the arena mapped meanwhile; they stay together in the list, so a purge
- * locks each arena's shard once. pre: arena->ndirty > 0. */
-static void arena_take_dirty(sm_arena_t *arena, int all)
+ * them (older == NULL), or those given back at least older->delay
+ * milliseconds before older->now. They count as in use until
+ * sm_arena_purge() gives them back, which also keeps the arena mapped
+ * meanwhile; they stay together in the list, so a purge locks each arena's
+ * shard once. pre: arena->ndirty > 0. */
+struct older {
+    uint32_t now, delay; /* coarse clock, low 32 bits (pool epochs) */
+};
+
+static int pool_is_old(const sm_pool_t *pool, const struct older *older)
+{
+    /* Unsigned differences: right across a wrap of the 32-bit clock. */
+    return older == NULL || (uint32_t)(older->now - pool->epoch) >= older->delay;
+}
+
+static void arena_take_dirty(sm_arena_t *arena, const struct older *older)
 {
     struct sm_arena_state *st = shard_of(arena);
     int was_empty = arena->nfreepools == SM_ARENA_USABLE_POOLS;
@@ -207,7 +233,7 @@ static void arena_take_dirty(sm_arena_t *arena, int all)
     sm_pool_t **link = &arena->freepools;
     while (*link != NULL) {
         sm_pool_t *pool = *link;
-        if (!pool_is_dirty(pool) || (!all && st->epoch - pool->epoch < 2)) {
+        if (!pool_is_dirty(pool) || !pool_is_old(pool, older)) {
             link = &pool->next;
             continue;
         }
@@ -218,7 +244,7 @@ static void arena_take_dirty(sm_arena_t *arena, int all)
     }
     arena->nfreepools = (uint16_t)(arena->nfreepools - taken);
     arena->ndirty = (uint16_t)(arena->ndirty - taken);
-    st->ndirty -= taken;
+    shard_ndirty_sub(st, taken);
     st->npurging += taken;
     if (arena->ndirty == 0)
         dirty_unlink(arena);
@@ -230,31 +256,10 @@ static void arena_take_dirty(sm_arena_t *arena, int all)
         bucket_insert(arena);
 }
 
-/* Milliseconds between release rounds; tests set 0. */
-unsigned sm_arena_purge_delay_ms = SM_PURGE_DELAY_MS;
-
-/* A release round, if the delay has passed: the pools given back before
- * the previous round. */
-static void purge_round(struct sm_arena_state *st)
-{
-    st->ngiven = 0;
-    uint64_t now = sm_os_now_ms();
-    if (now - st->epoch_ms < sm_arena_purge_delay_ms)
-        return;
-    st->epoch_ms = now;
-    st->epoch++;
-    sm_arena_t *next;
-    for (sm_arena_t *arena = st->dirty; arena != NULL; arena = next) {
-        next = arena->dirty_next;
-        arena_take_dirty(arena, 0);
-    }
-}
-
 /* Put k free pools, chained first..last through next, on the arena's free
  * list. Returns the arena when that empties it and the cache is full (the
- * caller unmaps it), else NULL. With may_purge, dirty pools due for release
- * are set aside: all of this arena's if it enters the empty-arena cache,
- * and the shard's old ones when a round is due. */
+ * caller unmaps it), else NULL. With may_purge, an arena that enters the
+ * empty-arena cache has all its dirty pools set aside for release. */
 static sm_arena_t *arena_pools_in(sm_arena_t *arena, sm_pool_t *first, sm_pool_t *last,
                                   unsigned k, int may_purge)
 {
@@ -275,9 +280,7 @@ static sm_arena_t *arena_pools_in(sm_arena_t *arena, sm_pool_t *first, sm_pool_t
     if (!may_purge)
         return NULL;
     if (empty && arena->ndirty > 0)
-        arena_take_dirty(arena, 1);
-    if (st->ngiven >= SM_PURGE_INTERVAL)
-        purge_round(st);
+        arena_take_dirty(arena, NULL);
     return NULL;
 }
 
@@ -287,8 +290,7 @@ sm_arena_t *sm_arena_give_pool(sm_pool_t *pool)
     pool->cls = SM_CLASS_NONE;
     sm_arena_map_set_class(sm_pool_base(pool), SM_CLASS_NONE); /* every free into it is refused */
     if (pool_is_dirty(pool)) {
-        pool->epoch = shard_of(arena)->epoch;
-        shard_of(arena)->ngiven++;
+        pool->epoch = (uint32_t)sm_os_now_ms(); /* a vDSO read */
         dirty_add(arena);
     }
     return arena_pools_in(arena, pool, pool, 1, 1);
@@ -354,10 +356,36 @@ void sm_arena_release_all(void)
         struct sm_arena_state *st = &sm_g_arena[shard];
         sm_lock(&st->lock);
         while (st->dirty != NULL)
-            arena_take_dirty(st->dirty, 1);
+            arena_take_dirty(st->dirty, NULL);
         sm_unlock(&st->lock);
     }
     sm_arena_purge();
+}
+
+void sm_arena_release_unused(uint64_t now_ms, uint64_t delay_ms)
+{
+    struct older older = {(uint32_t)now_ms, delay_ms > UINT32_MAX ? UINT32_MAX : (uint32_t)delay_ms};
+    for (unsigned shard = 0; shard < SM_SHARDS; shard++) {
+        struct sm_arena_state *st = &sm_g_arena[shard];
+        if (__atomic_load_n(&st->ndirty, __ATOMIC_RELAXED) == 0)
+            continue;
+        sm_lock(&st->lock);
+        sm_arena_t *next;
+        for (sm_arena_t *arena = st->dirty; arena != NULL; arena = next) {
+            next = arena->dirty_next; /* arena_take_dirty may unlink it */
+            arena_take_dirty(arena, &older);
+        }
+        sm_unlock(&st->lock);
+    }
+    sm_arena_purge();
+}
+
+bool sm_arena_has_dirty(void)
+{
+    for (unsigned shard = 0; shard < SM_SHARDS; shard++)
+        if (__atomic_load_n(&sm_g_arena[shard].ndirty, __ATOMIC_RELAXED) != 0)
+            return true;
+    return false;
 }
 
 void sm_arena_purge(void)

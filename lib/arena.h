@@ -42,15 +42,25 @@
  * dirty pools are released with madvise(MADV_DONTNEED) (sm_os_discard), one
  * call per run of adjacent pools:
  *   - all of an arena's when it enters the empty-arena cache;
- *   - in rounds (config.h SM_PURGE_INTERVAL, SM_PURGE_DELAY_MS): the
- *     pools that stayed free through a whole round, i.e. were not taken
- *     again for at least a second and 512 pool releases. Rounds run on pool
- *     releases (there is no timer thread), reading a coarse clock;
+ *   - those that stayed free for the release delay (SMALLOC_RELEASE_DELAY_MS,
+ *     1 s), on sm_arena_release_unused(): the release policy (release.h)
+ *     calls it every SMALLOC_RELEASE_INTERVAL_MS from its background
+ *     thread, or from the slow paths when that thread is off;
  *   - all of them on smalloc_collect() (sm_arena_release_all()).
+ * A dirty pool's epoch is the coarse clock when it was given back, so "free
+ * for the delay" is one subtraction (32 bits of milliseconds: 49 days
+ * before it wraps, and a wrap only delays a release by one more delay).
  * Releasing a pool costs a page fault when it is used again, so pools that
- * are reused soon are not released: a program whose footprint breathes pays
- * nothing, one that shrinks gets its pages back a second or two later, and
- * one that stops keeps the pools it freed last until smalloc_collect().
+ * are reused within the delay are not released: a program whose footprint
+ * breathes pays nothing, one that shrinks or stops gets its pages back one
+ * to one and a quarter seconds later. Measured before time-based release
+ * (199dfac, bench/driver scale 0.5, 5 runs, 2-core VM): releasing every
+ * dirty pool of a shard each time 256 had piled up made python_churn 1.7x,
+ * threads_4 1.9x and replay 3.5x slower than not releasing them; releasing
+ * by count alone (pools unused for 512 releases) still cost replay 1.8x, as
+ * its passes free everything and allocate it again. A delay of a second is
+ * longer than any pass of those workloads. mimalloc waits 10 ms, jemalloc
+ * decays over 10 s.
  * Arenas with dirty pools are on a per-shard list, so a round visits only
  * them. The madvise runs outside every lock: the pools are taken out of
  * their arena first (they count as in use, so no other thread takes them
@@ -64,6 +74,7 @@
 #define SM_ARENA_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -107,10 +118,8 @@ struct sm_arena_state {
     size_t npurging;       /* pools out of their arenas for release: free
                             * pools that no arena's nfreepools counts */
     size_t nempty;         /* arenas with every pool free */
-    size_t ndirty;         /* dirty free pools of all its arenas */
-    uint32_t epoch;        /* release rounds so far */
-    uint32_t ngiven;       /* dirty pools given back since the last check */
-    uint64_t epoch_ms;     /* sm_os_now_ms() at the last round */
+    size_t ndirty;         /* dirty free pools of all its arenas (stored
+                            * atomically: sm_arena_has_dirty peeks) */
 } sm_cacheline_aligned;
 
 extern sm_hidden struct sm_arena_state sm_g_arena[SM_SHARDS];
@@ -145,17 +154,24 @@ sm_hidden sm_pool_t *sm_arena_take_pool(unsigned shard);
 
 /* Return an empty pool to its arena. When that empties an arena which is
  * not kept, it is unlinked and returned: the caller unmaps it with
- * sm_arena_unmap() after dropping every lock. When dirty pools are due for
- * release, they are set aside in the shard's purge list: the caller then
- * calls sm_arena_purge() after dropping every lock. pre: arena lock held. */
+ * sm_arena_unmap() after dropping every lock. When the pool fills the
+ * empty-arena cache, the arena's dirty pools are set aside in the shard's
+ * purge list: the caller then calls sm_arena_purge() after dropping every
+ * lock. pre: arena lock held. */
 sm_hidden sm_arena_t *sm_arena_give_pool(sm_pool_t *pool);
-
-/* Milliseconds between release rounds (SM_PURGE_DELAY_MS; tests set 0). */
-extern sm_hidden unsigned sm_arena_purge_delay_ms;
 
 /* smalloc_collect(): release every dirty free pool of every shard now.
  * pre: no lock held. */
 sm_hidden void sm_arena_release_all(void);
+
+/* A release round: the dirty free pools of every shard given back at least
+ * delay_ms before now_ms (sm_os_now_ms() time) are released, and arenas
+ * this empties are unmapped. pre: no lock held. */
+sm_hidden void sm_arena_release_unused(uint64_t now_ms, uint64_t delay_ms);
+
+/* Is some free pool dirty? An unlocked peek (a stale answer is corrected by
+ * the next look; release.c says why none is lost). */
+sm_hidden bool sm_arena_has_dirty(void);
 
 /* Release the pages of the pools set aside by sm_arena_give_pool() (in any
  * shard, by any thread) and give them back to their arenas, unmapping

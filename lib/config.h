@@ -48,18 +48,12 @@
  * does not mmap/munmap in a loop. */
 #define SM_ARENA_CACHE_MAX 1
 
-/* Release rounds (arena.h): every SM_PURGE_INTERVAL dirty pools given back
- * to a shard's arenas, if SM_PURGE_DELAY_MS have passed since the last
- * round, the pools that stayed free since the round before are released;
- * so a pool is released after 1 to 2 delays unused. Measured before these
- * rounds (199dfac) with bench/driver (scale 0.5, 5 runs, this 2-core VM):
- * releasing every dirty pool of a shard each time 256 had
- * piled up made python_churn 1.7x, threads_4 1.9x and replay 3.5x slower
- * than not releasing them; releasing by count alone (pools unused for 512
- * releases) still cost replay 1.8x, as its passes free everything and
- * allocate it again. mimalloc waits 10 ms, jemalloc decays over 10 s. */
-#define SM_PURGE_INTERVAL 512
-#define SM_PURGE_DELAY_MS 1000
+/* Release policy (release.h): how long free memory waits before it goes
+ * back to the OS, and how often that is looked at, are run-time options
+ * (options.h: SMALLOC_RELEASE_DELAY_MS 1000, SMALLOC_RELEASE_INTERVAL_MS
+ * 250); arena.h gives the measurements behind them. A background thread
+ * sleeps at least this long between two looks, whatever the options say. */
+#define SM_RELEASE_MIN_SLEEP_MS 1
 
 /* The central allocator (arenas and class lists, each with its locks) is
  * split into shards; threads are spread over them round-robin (heap.c), so

@@ -17,6 +17,7 @@
 #include "lock.h"
 #include "options.h"
 #include "pool.h"
+#include "release.h"
 #include "size_class.h"
 #include "transfer.h"
 
@@ -129,6 +130,16 @@ static void transfer_drain(const char *func)
     }
 }
 
+/* The release policy on a slow path (release.h): a cache whose thread took
+ * no slow path for a release delay is emptied, so it does not pin pools. */
+static void heap_release_tick(sm_heap_t *h)
+{
+    if (sm_release_tick()) {
+        heap_flush_all(h);
+        sm_release_poke();
+    }
+}
+
 /* pthread key destructor: the thread is exiting. Blocks it allocated stay
  * valid: they belong to pools, not to the thread. */
 static void heap_thread_exit(void *arg)
@@ -143,6 +154,7 @@ static void heap_thread_exit(void *arg)
      * back). Other threads lose their parked batches too, which costs them
      * a refill from the pools; thread exits are rare. */
     transfer_drain("free");
+    sm_release_poke(); /* the pools this emptied wait for release */
 }
 
 int sm_heap_init(void)
@@ -204,6 +216,7 @@ void *sm_heap_alloc_slow(size_t n, size_t cls_index)
     if (b == NULL) {
         /* Refill with one batch (half a bin): a parked one if there is one,
          * else from the pools. Keep one block for the caller. */
+        heap_release_tick(h);
         unsigned got = batch_blocks(cls);
         b = sm_transfer_take(h->shard, cls);
         if (b == NULL)
@@ -276,12 +289,14 @@ void sm_heap_free_slow(size_t cls_index, sm_block_t *b)
         sm_pool_free_batch(cls, b, "free");
         return;
     }
+    heap_release_tick(h);
     if (h->room[cls] == 0)
         bin_flush_half(h, cls);
     sm_freelist_set_mark(b, cls, SM_FREED_MARK);
     sm_freelist_set_next(b, h->head[cls]);
     h->head[cls] = b;
     h->room[cls]--;
+    sm_release_poke(); /* what the flush freed or parked waits for release */
 }
 
 void sm_heap_collect(void)

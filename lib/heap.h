@@ -33,7 +33,8 @@
  * becomes SM_HEAP_DEAD, bins zeroed again, which sends every later call
  * (from other TLS destructors) straight to the pools.
  *
- * The TLS costs 644 bytes per thread (readelf -l: the TLS segment), all
+ * The TLS costs 656 bytes per thread (readelf -l: the TLS segment; 8 of them
+ * are release.c's time of the last slow path), all
  * in the static TLS block, as jemalloc's does. Linked or preloaded that is
  * always there; dlopen() of libsmalloc takes it from glibc's small static
  * TLS surplus (Python's ctypes.CDLL of it works on Debian 12), which a

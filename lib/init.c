@@ -110,6 +110,11 @@ void sm_init_process(void)
         sched_yield();
 }
 
+bool sm_init_done(void)
+{
+    return atomic_load_explicit(&init_state, memory_order_acquire) == INIT_DONE;
+}
+
 /* Load time (or, linked statically, before main): start-up for a program
  * that never allocates, so that SMALLOC_VERBOSE and SMALLOC_STATS apply to
  * it too. Usually a malloc has run start-up already and this returns at

@@ -33,9 +33,14 @@
 #ifndef SM_INIT_H
 #define SM_INIT_H
 
+#include <stdbool.h>
+
 #include "compiler.h"
 
 sm_hidden void sm_init_process(void);
+
+/* Has start-up finished (DONE)? Threads are started only after it (release.c). */
+sm_hidden bool sm_init_done(void);
 
 /* The environment to read SMALLOC_* from: environ, or when libc has not set
  * it yet, the one the kernel put on the initial stack. May be NULL. */

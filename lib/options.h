@@ -34,6 +34,10 @@
     X(alignment, "SMALLOC_ALIGNMENT", uint, 16, "16",                                          \
       "alignment of replaced-malloc blocks of 16 bytes or more: 16 (x86-64 ABI) or 8 "         \
       "(the card's 8-byte classes)")                                                           \
+    X(background, "SMALLOC_BACKGROUND", bool, true, "1",                                     \
+      "a background thread (started when freed memory first waits for release) gives free "   \
+      "pools, parked batches and empty arenas back to the OS once they stay unused for the "  \
+      "release delay; `0`: the malloc and free slow paths do it, when the program calls")     \
     X(debug, "SMALLOC_DEBUG", bool, false, "0",                                                \
       "debug mode: guard bytes around every block, fill patterns, checks on every free and "   \
       "realloc, freed blocks held in a quarantine; an error is reported with the block's "     \
@@ -41,6 +45,13 @@
     X(large_cache, "SMALLOC_LARGE_CACHE", uint, SM_LARGE_CACHE_BYTES, "128K",                  \
       "bytes of free blocks of 513 bytes to 16 KiB each thread keeps for reuse in front of "    \
       "the system malloc (`0`: none)")                                                         \
+    X(release_delay_ms, "SMALLOC_RELEASE_DELAY_MS", uint, 1000, "1000",                       \
+      "milliseconds a free pool or a batch parked between threads stays unused before its "  \
+      "memory goes back to the OS; a thread cache that saw no slow path for as long is "      \
+      "emptied on its next one")                                                              \
+    X(release_interval_ms, "SMALLOC_RELEASE_INTERVAL_MS", uint, 250, "250",                   \
+      "milliseconds between two looks for memory that has waited the release delay; memory "  \
+      "goes back between one delay and one delay plus one interval after its last use")       \
     X(stats, "SMALLOC_STATS", format, SM_FORMAT_OFF, "0",                                      \
       "print statistics when the program exits: `1` (or `table`) an aligned table, `json` "    \
       "one JSON object on one line")                                                           \

@@ -44,7 +44,7 @@
 
 typedef struct sm_pool {
     struct sm_pool *next, *prev; /* used: class list; empty: arena's free pools */
-    uint32_t epoch;              /* empty and dirty: the release round it was given back in (arena.c) */
+    uint32_t epoch;              /* empty and dirty: coarse clock (ms) when given back (arena.c) */
     uint16_t freeblock;          /* offset of the first returned block, or SM_POOL_NO_BLOCK */
     uint16_t nused;              /* blocks handed out */
     uint16_t nextoffset;         /* offset of the first never-carved block */

@@ -2,12 +2,17 @@
  * The transfer cache (see transfer.h).
  */
 #include "lock.h"
+#include "os.h"
+#include "pool.h"
+#include "release.h"
 #include "transfer.h"
 
+/* batches[0] is the oldest: put pushes and take pops at nbatches - 1. */
 typedef struct transfer_slots {
     sm_lock_t lock;
     unsigned nbatches;
     sm_block_t *batches[SM_TRANSFER_SLOTS];
+    uint32_t parked_ms[SM_TRANSFER_SLOTS]; /* coarse clock when parked, low 32 bits */
 } sm_cacheline_aligned transfer_slots_t;
 
 static transfer_slots_t slots[SM_SHARDS][SM_NCLASSES + 1] = {
@@ -18,13 +23,17 @@ bool sm_transfer_put(unsigned shard, unsigned cls, sm_block_t *batch)
 {
     transfer_slots_t *t = &slots[shard][cls];
     bool parked = false;
+    uint32_t now = (uint32_t)sm_os_now_ms(); /* a vDSO read, outside the lock */
     sm_lock(&t->lock);
     if (t->nbatches < SM_TRANSFER_SLOTS) {
         t->batches[t->nbatches] = batch;
+        t->parked_ms[t->nbatches] = now;
         __atomic_store_n(&t->nbatches, t->nbatches + 1, __ATOMIC_RELAXED); /* peeked at */
         parked = true;
     }
     sm_unlock(&t->lock);
+    if (parked)
+        sm_release_note_parked(); /* someone must drain it if nobody takes it */
     return parked;
 }
 
@@ -54,6 +63,51 @@ bool sm_transfer_holds(unsigned shard, unsigned cls, const sm_block_t *b)
             found = f == b;
     sm_unlock(&t->lock);
     return found;
+}
+
+/* Take the batches of t parked at least delay before now into out; how
+ * many. The oldest are at the bottom, so they are a prefix. */
+static unsigned take_unused(transfer_slots_t *t, uint32_t now, uint32_t delay,
+                            sm_block_t *out[SM_TRANSFER_SLOTS])
+{
+    unsigned old = 0;
+    sm_lock(&t->lock);
+    while (old < t->nbatches && (uint32_t)(now - t->parked_ms[old]) >= delay) {
+        out[old] = t->batches[old];
+        old++;
+    }
+    for (unsigned i = old; i < t->nbatches; i++) {
+        t->batches[i - old] = t->batches[i];
+        t->parked_ms[i - old] = t->parked_ms[i];
+    }
+    __atomic_store_n(&t->nbatches, t->nbatches - old, __ATOMIC_RELAXED);
+    sm_unlock(&t->lock);
+    return old;
+}
+
+void sm_transfer_release_unused(uint64_t now_ms, uint64_t delay_ms)
+{
+    uint32_t now = (uint32_t)now_ms, delay = delay_ms > UINT32_MAX ? UINT32_MAX : (uint32_t)delay_ms;
+    for (unsigned shard = 0; shard < SM_SHARDS; shard++) {
+        for (unsigned cls = 1; cls <= SM_NCLASSES; cls++) {
+            transfer_slots_t *t = &slots[shard][cls];
+            if (__atomic_load_n(&t->nbatches, __ATOMIC_RELAXED) == 0)
+                continue;
+            sm_block_t *old[SM_TRANSFER_SLOTS];
+            unsigned n = take_unused(t, now, delay, old);
+            for (unsigned i = 0; i < n; i++)
+                sm_pool_free_batch(cls, old[i], "free");
+        }
+    }
+}
+
+bool sm_transfer_has_parked(void)
+{
+    for (unsigned shard = 0; shard < SM_SHARDS; shard++)
+        for (unsigned cls = 1; cls <= SM_NCLASSES; cls++)
+            if (__atomic_load_n(&slots[shard][cls].nbatches, __ATOMIC_RELAXED) != 0)
+                return true;
+    return false;
 }
 
 size_t sm_transfer_parked_blocks(unsigned cls, size_t batch_blocks)

@@ -13,19 +13,27 @@
  * A batch is a NULL-terminated chain of exactly the refill size of its class
  * (heap.c), whatever the shards of its blocks; each (shard, class) has its
  * own lock, taken alone.
+ *
+ * A batch nobody takes would pin its pools, and arenas with them, for as
+ * long as the program runs (issue: a scattered free left ~250 blocks here
+ * and in the thread cache, one arena each). So each batch records when it
+ * was parked, and release rounds (release.h) give back to the pools those
+ * parked for the release delay; parking one tells the release policy that
+ * there is something to wait for (sm_release_note_parked).
  */
 #ifndef SM_TRANSFER_H
 #define SM_TRANSFER_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "compiler.h"
 #include "config.h"
 #include "freelist.h"
 
 /* Park a batch; false when the slots are full (the caller frees it to the
- * pools instead). */
+ * pools instead). pre: no lock held (it may wake the release thread). */
 sm_hidden bool sm_transfer_put(unsigned shard, unsigned cls, sm_block_t *batch);
 
 /* A parked batch, or NULL. */
@@ -34,6 +42,14 @@ sm_hidden sm_block_t *sm_transfer_take(unsigned shard, unsigned cls);
 /* Is b in one of the batches of class cls parked in the shard? (The
  * double-free check of a block carrying the freed mark, heap.h.) */
 sm_hidden bool sm_transfer_holds(unsigned shard, unsigned cls, const sm_block_t *b);
+
+/* A release round: the batches of every shard and class parked at least
+ * delay_ms before now_ms (sm_os_now_ms() time) go back to the pools.
+ * pre: no lock held. */
+sm_hidden void sm_transfer_release_unused(uint64_t now_ms, uint64_t delay_ms);
+
+/* Is some batch parked? An unlocked peek (release.c). */
+sm_hidden bool sm_transfer_has_parked(void);
 
 /* Blocks of class cls parked in all shards (for statistics). */
 sm_hidden size_t sm_transfer_parked_blocks(unsigned cls, size_t batch_blocks);

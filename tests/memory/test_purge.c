@@ -1,10 +1,12 @@
 /*
- * arena.h's release of free pools (issue #6), white-box: which dirty pools
- * are released (madvise) and when. Pools come and go through
+ * arena.h's release of free pools and transfer.h's of parked batches
+ * (issue #6, and the release policy of release.h), white-box: which dirty
+ * pools are released (madvise) and when. Pools come and go through
  * sm_pool_alloc_batch / sm_pool_free_batch on a shard no other thread
- * touches (../unit/shard.h); the delay between release rounds is set per
- * test through sm_arena_purge_delay_ms (0: a round every
- * SM_PURGE_INTERVAL releases), so nothing here depends on the clock.
+ * touches (../unit/shard.h). Rounds are called with an explicit "now" and
+ * delay, so nothing here depends on how long a step takes; the background
+ * thread's own rounds are kept out of the way by a release delay no pool
+ * reaches (sm_opt.release_delay_ms).
  */
 #include <limits.h>
 #include <string.h>
@@ -14,9 +16,13 @@
 #include <smalloc.h>
 
 #include "arena.h"
+#include "options.h"
+#include "os.h"
 #include "pool.h"
+#include "release.h"
 #include "shard.h"
 #include "support.h"
+#include "transfer.h"
 
 #define CLS 64 /* 512-byte blocks, 8 per pool */
 #define MAXARENAS 8
@@ -69,6 +75,22 @@ static void free_pins(struct pinned_arenas *pa)
     }
 }
 
+/* No round of the background thread (or of a slow path) releases
+ * anything while a test runs. */
+static void quiet_rounds(void)
+{
+    sm_opt.release_delay_ms = UINT32_MAX;
+}
+
+/* The coarse clock after it has moved past t. */
+static uint64_t clock_after(uint64_t t)
+{
+    uint64_t now;
+    while ((now = sm_os_now_ms()) <= t)
+        ;
+    return now;
+}
+
 static size_t shard_dirty(unsigned shard)
 {
     sm_lock(&sm_g_arena[shard].lock);
@@ -77,50 +99,56 @@ static size_t shard_dirty(unsigned shard)
     return n;
 }
 
-/* Rounds with no delay: a pool left free through a whole round (at least
- * SM_PURGE_INTERVAL later releases) is released; only the pools of the
- * last two rounds stay dirty, and the resident set shrinks accordingly. */
-Test(purge, pools_left_free_through_a_round_are_released)
+/* A round releases the pools free for the delay, and every one of them:
+ * the resident set shrinks accordingly. */
+Test(purge, pools_free_for_the_delay_are_released)
 {
     struct pinned_arenas pa = {.shard = clean_shard(), .narenas = MAXARENAS};
-    sm_arena_purge_delay_ms = 0;
+    quiet_rounds();
     size_t rss_before = statm_resident_bytes();
     fill_and_free(&pa);
+    cr_assert_eq(shard_dirty(pa.shard), pa.freed_pools, "every freed pool is dirty");
+    uint64_t now = sm_os_now_ms();
+    sm_arena_release_unused(now + 1000, 1000); /* a second later */
     size_t dirty = shard_dirty(pa.shard);
     size_t rss_after = statm_resident_bytes();
-    sm_arena_purge_delay_ms = SM_PURGE_DELAY_MS;
 
-    cr_assert_leq(dirty, 2 * SM_PURGE_INTERVAL, "%zu dirty pools left of %zu freed", dirty,
-                  pa.freed_pools);
-    size_t released = pa.freed_pools - dirty;
-    cr_assert_geq(released, pa.freed_pools - 2 * SM_PURGE_INTERVAL, "released %zu", released);
-    /* The pages went: the resident set grew by at most what is not
-     * released (plus 1 MiB for the rest of the process). */
-    size_t kept = (dirty + pa.narenas) * SM_POOL_SIZE + pa.narenas * SM_ARENA_HEADER_POOLS * SM_POOL_SIZE;
+    cr_assert_eq(dirty, 0, "%zu dirty pools left of %zu freed", dirty, pa.freed_pools);
+    /* The pages went: the resident set grew by at most the headers and
+     * the pinned pools (plus 1 MiB for the rest of the process). */
+    size_t kept = pa.narenas * (1 + SM_ARENA_HEADER_POOLS) * SM_POOL_SIZE;
     cr_assert_leq(rss_after, rss_before + kept + ((size_t)1 << 20),
                   "RSS grew by %zu KiB, %zu KiB of pools are not released",
                   (rss_after - rss_before) / 1024, kept / 1024);
-
-    /* smalloc_collect's release: nothing dirty is left. */
-    sm_arena_release_all();
-    cr_assert_eq(shard_dirty(pa.shard), 0, "dirty pools after sm_arena_release_all");
     free_pins(&pa);
 }
 
-/* With a delay no round reaches, a program that frees and reallocates
- * keeps its pools resident: rounds release nothing. */
+/* Pools freed less than the delay before "now" stay dirty, those freed
+ * earlier go: the pools freed before a clock tick are released, the ones
+ * freed after it are not. */
 Test(purge, no_release_before_the_delay)
 {
     struct pinned_arenas pa = {.shard = clean_shard(), .narenas = MAXARENAS};
-    sm_arena_purge_delay_ms = UINT_MAX;
+    quiet_rounds();
     fill_and_free(&pa);
-    size_t dirty = shard_dirty(pa.shard);
-    sm_arena_purge_delay_ms = SM_PURGE_DELAY_MS;
-    /* No round runs: the delay has not passed since the (never run) last
-     * one, the clock's zero. */
-    cr_assert_eq(dirty, pa.freed_pools, "%zu of %zu freed pools still dirty", dirty, pa.freed_pools);
-    sm_arena_release_all();
+    uint64_t cut = sm_os_now_ms();
+    sm_arena_release_unused(cut, UINT64_MAX);
+    cr_assert_eq(shard_dirty(pa.shard), pa.freed_pools, "a delay no pool reached releases none");
+    /* A second set of pools, all freed after the clock moved past cut:
+     * the pins go first (their arenas empty: one is kept, its pools
+     * released at once, the others unmapped), then the same fill again. */
+    clock_after(cut);
     free_pins(&pa);
+    struct pinned_arenas pb = {.shard = pa.shard, .narenas = MAXARENAS};
+    fill_and_free(&pb);
+    size_t before = shard_dirty(pb.shard);
+    /* At cut + delay, only pools given back at cut or before are old
+     * enough: none of pb's, all freed after cut. */
+    sm_arena_release_unused(cut + 1000, 1000);
+    cr_assert_eq(shard_dirty(pb.shard), before, "pools freed after the cut are not released");
+    sm_arena_release_all();
+    cr_assert_eq(shard_dirty(pb.shard), 0, "dirty pools after sm_arena_release_all");
+    free_pins(&pb);
 }
 
 /* An arena that empties and is kept as the shard's cached empty arena has
@@ -128,7 +156,7 @@ Test(purge, no_release_before_the_delay)
 Test(purge, an_arena_entering_the_cache_is_released_at_once)
 {
     struct pinned_arenas pa = {.shard = clean_shard(), .narenas = 1};
-    sm_arena_purge_delay_ms = UINT_MAX;
+    quiet_rounds();
     fill_and_free(&pa);
     sm_arena_t *arena = sm_arena_of((uintptr_t)pa.pins[0]);
     free_pins(&pa); /* the last pool: the arena empties and is kept */
@@ -139,7 +167,6 @@ Test(purge, an_arena_entering_the_cache_is_released_at_once)
     for (size_t idx = SM_ARENA_HEADER_POOLS; idx < SM_ARENA_HEADER_POOLS + SM_ARENA_USABLE_POOLS; idx++)
         dirty_pools += arena->pools[idx].nextoffset != 0;
     sm_unlock(&sm_g_arena[pa.shard].lock);
-    sm_arena_purge_delay_ms = SM_PURGE_DELAY_MS;
 
     cr_assert_eq(nempty, 1, "the arena is the shard's kept empty arena");
     cr_assert_eq(nfree, SM_ARENA_USABLE_POOLS, "all pools back: %u", nfree);
@@ -153,4 +180,40 @@ Test(purge, an_arena_entering_the_cache_is_released_at_once)
          page < (SM_ARENA_HEADER_POOLS + SM_ARENA_USABLE_POOLS) * (SM_POOL_SIZE / 4096); page++)
         resident += vec[page] & 1;
     cr_assert_eq(resident, 0, "%u pages of the kept empty arena are resident", resident);
+}
+
+/* A batch parked in the transfer cache for the delay goes back to its
+ * pools; one parked after the cut stays. */
+Test(purge, batches_parked_for_the_delay_go_back_to_the_pools)
+{
+    unsigned shard = clean_shard();
+    quiet_rounds();
+    sm_block_t *old = NULL, *young = NULL;
+    cr_assert_eq(sm_pool_alloc_batch(shard, CLS, 4, &old), 4);
+    cr_assert_eq(sm_pool_alloc_batch(shard, CLS, 4, &young), 4);
+    cr_assert(sm_transfer_put(shard, CLS, old));
+    uint64_t cut = clock_after(sm_os_now_ms());
+    clock_after(cut);
+    cr_assert(sm_transfer_put(shard, CLS, young));
+    sm_transfer_release_unused(cut + 1000, 1000);
+    sm_block_t *left = sm_transfer_take(shard, CLS);
+    cr_assert_eq(left, young, "the young batch stays parked, the old one went back");
+    cr_assert_null(sm_transfer_take(shard, CLS), "one batch was left");
+    sm_pool_free_batch(CLS, young, "free");
+    cr_assert_eq(shard_arena_count(shard), 1, "the blocks went back: one cached arena");
+    sm_lock(&sm_g_arena[shard].lock);
+    size_t nempty = sm_g_arena[shard].nempty;
+    sm_unlock(&sm_g_arena[shard].lock);
+    cr_assert_eq(nempty, 1, "its arena is empty again");
+}
+
+/* A thread whose previous slow path was a delay ago is told to empty its
+ * cache (release.h); one within the delay is not. */
+Test(purge, a_cache_idle_for_the_delay_is_emptied)
+{
+    sm_opt.release_delay_ms = UINT32_MAX;
+    sm_release_tick();
+    cr_assert_not(sm_release_tick(), "a delay not reached");
+    sm_opt.release_delay_ms = 0;
+    cr_assert(sm_release_tick(), "a delay of 0 has always passed");
 }

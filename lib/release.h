@@ -1,0 +1,75 @@
+/*
+ * The release policy: free memory nobody uses goes back to the OS within a
+ * bounded delay, whether or not the program calls the allocator again.
+ * Found with a scattered free (issue: 2 GiB of 32-byte blocks freed in
+ * random order left 185 MiB resident, because the ~250 blocks left in the
+ * thread cache and the transfer cache each pinned an arena and release
+ * rounds ran only on later pool releases; a fragmented heap kept 115 MiB
+ * until smalloc_collect()).
+ *
+ * What waits, and what happens to it once unused for the release delay D
+ * (SMALLOC_RELEASE_DELAY_MS, 1000):
+ *   dirty free pools (arena.h)        pages released (madvise);
+ *   batches parked between threads    back to their pools (transfer.h), so
+ *                                     the arenas they pinned can empty;
+ *   empty arenas                      unmapped at once, beyond the one per
+ *                                     shard kept with its pages released;
+ *   a thread cache (heap.h)           emptied by its own thread on its next
+ *                                     slow path when its previous slow path
+ *                                     was D ago (no other thread may touch
+ *                                     it: the fast path has no atomics).
+ * A release round (release_round in release.c) does the first two; rounds
+ * run every SMALLOC_RELEASE_INTERVAL_MS (I, 250) while something waits, so
+ * memory goes back between D and D + I after its last use (a pool emptied
+ * by a drained batch waits its own delay after that).
+ *
+ * Who runs the rounds:
+ *   SMALLOC_BACKGROUND=1 (default): one background thread per process
+ *     (jemalloc's background_thread), started the first time something
+ *     waits, which sleeps while nothing does. Measured (notes/release.md).
+ *   SMALLOC_BACKGROUND=0, or when the thread cannot be created: the slow
+ *     paths of malloc and free (refills and flushes of a thread cache)
+ *     read the coarse clock and run a round when I has passed. A program
+ *     that stops calling then keeps what waits until it calls again.
+ *
+ * What stays resident for a thread that never calls again: its cache,
+ * at most SM_BIN_BYTES (8 KiB) of blocks per class, and the pools holding
+ * them with their arenas' headers (at most 126 pools per class; 2 MiB in
+ * the issue's 32-byte case); every other pool of those arenas is released.
+ *
+ * The cost on the slow paths: one coarse-clock read (vDSO, no system call),
+ * one fence and one load per refill or flush of a thread cache; the fast
+ * paths are untouched (bench/callgrind.sh: 40.0 instructions net).
+ */
+#ifndef SM_RELEASE_H
+#define SM_RELEASE_H
+
+#include <stdbool.h>
+
+#include "compiler.h"
+
+/* On a thread cache's slow path (a refill or a flush), no lock held: reads
+ * the clock; without a background thread, runs a release round when one
+ * is due. Returns true when the calling thread's previous slow path was a
+ * release delay ago or more: the caller then empties its cache (an idle
+ * cache must not pin memory), and calls sm_release_poke() after. */
+sm_hidden bool sm_release_tick(void);
+
+/* After the calling thread may have freed pools or parked batches (end of
+ * a slow path, thread exit), no lock held and the thread's cache
+ * consistent: starts the background thread, or wakes it if it sleeps
+ * without a timeout, when something waits for release. One fence and one
+ * load when the thread is already running. */
+sm_hidden void sm_release_poke(void);
+
+/* A batch was just parked (transfer.c), no lock held: wakes a sleeping
+ * background thread, or has the next sm_release_poke() start it. */
+sm_hidden void sm_release_note_parked(void);
+
+/* In a fork child (the parent's thread does not exist there): the state
+ * goes back to "never started", the lock and condition are re-created.
+ * Registered with pthread_atfork by the first start; exposed for a fork
+ * lock table. */
+sm_hidden void sm_release_fork_child(void);
+
+#endif
