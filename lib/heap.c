@@ -287,21 +287,15 @@ void sm_heap_fallback_totals(size_t *calls, size_t *bytes)
     *bytes = b;
 }
 
-void sm_heap_fork_prepare(void)
+sm_lock_t *sm_heap_registry_lock(void)
 {
-    sm_lock(&heaps.lock);
-}
-
-void sm_heap_fork_parent(void)
-{
-    sm_unlock(&heaps.lock);
+    return &heaps.lock;
 }
 
 /* In the child only the forking thread survives: the other threads' caches
- * go back to the pools (pool and arena locks are already re-created). */
+ * go back to the pools (every lock is re-created already). */
 void sm_heap_fork_child(void)
 {
-    sm_lock_reinit(&heaps.lock);
     sm_heap_t *self = &sm_heap;
     sm_heap_t *h = heaps.live;
     while (h != NULL) {

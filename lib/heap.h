@@ -48,6 +48,7 @@
 #include "compiler.h"
 #include "config.h"
 #include "freelist.h"
+#include "lock.h"
 #include "secure.h"
 
 enum sm_heap_state { SM_HEAP_NEW = 0, SM_HEAP_LIVE, SM_HEAP_DEAD };
@@ -139,8 +140,11 @@ sm_hidden void sm_heap_fallback_totals(size_t *calls, size_t *bytes);
 /* Process start-up: the thread-exit key. Returns 0 or an errno. */
 sm_hidden int sm_heap_init(void);
 
-sm_hidden void sm_heap_fork_prepare(void);
-sm_hidden void sm_heap_fork_parent(void);
+/* The registry lock, for the lock table (fork.h). */
+sm_hidden sm_lock_t *sm_heap_registry_lock(void);
+
+/* Fork child: the other threads' caches go back to the pools. pre: every
+ * lock re-created (sm_fork_child). */
 sm_hidden void sm_heap_fork_child(void);
 
 #endif

@@ -76,10 +76,4 @@ sm_hidden void sm_pool_free_batch(unsigned cls, sm_block_t *chain, const char *f
 /* Recount a pool's free list against its counters (SM_DEBUG >= 2 checks). */
 sm_hidden int sm_pool_check(const sm_pool_t *pool);
 
-/* Every class lock of every shard, in the one order used everywhere
- * (statistics, fork); a thread holds at most one class lock otherwise. */
-sm_hidden void sm_pool_lock_all(void);
-sm_hidden void sm_pool_unlock_all(void);
-sm_hidden void sm_pool_fork_child(void);
-
 #endif

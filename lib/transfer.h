@@ -23,6 +23,7 @@
 #include "compiler.h"
 #include "config.h"
 #include "freelist.h"
+#include "lock.h"
 
 /* Park a batch; false when the slots are full (the caller frees it to the
  * pools instead). */
@@ -34,8 +35,7 @@ sm_hidden sm_block_t *sm_transfer_take(unsigned shard, unsigned cls);
 /* Blocks of class cls parked in all shards (for statistics). */
 sm_hidden size_t sm_transfer_parked_blocks(unsigned cls, size_t batch_blocks);
 
-sm_hidden void sm_transfer_lock_all(void);
-sm_hidden void sm_transfer_unlock_all(void);
-sm_hidden void sm_transfer_fork_child(void);
+/* The lock of one (shard, class), for the lock table (fork.h). */
+sm_hidden sm_lock_t *sm_transfer_lock(unsigned shard, unsigned cls);
 
 #endif

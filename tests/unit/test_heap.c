@@ -23,6 +23,7 @@
 
 #include "arena.h"
 #include "arena_map.h"
+#include "fork.h"
 #include "heap.h"
 #include "pool.h"
 #include "size_class.h"
@@ -392,10 +393,7 @@ Test(heap, fork_during_an_exit_flush_frees_nothing_twice)
     pid_t pid = _Fork();
     cr_assert_geq(pid, 0, "_Fork");
     if (pid == 0) {
-        sm_arena_fork_child();
-        sm_pool_fork_child();
-        sm_transfer_fork_child();
-        sm_heap_fork_child();
+        sm_fork_child();
         /* The exiting thread's other blocks are lost to the child (it is
          * not there to return them): a leak, never a second return. */
         unsigned n1 = nused_locked(m.s1, m.cls, m.p1), n2 = nused_locked(m.s2, m.cls, m.p2);
