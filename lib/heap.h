@@ -63,9 +63,10 @@ typedef struct sm_heap {
     int8_t room[SM_NCLASSES + 1];      /* blocks that may still be pushed: capacity - cached */
     uint8_t state;                     /* enum sm_heap_state */
     unsigned shard;                    /* central shard its refills come from */
+    uint8_t exit_calls;                /* thread-exit destructor calls so far */
     size_t fallback_calls;             /* requests sent to the system malloc */
     size_t fallback_bytes;
-    struct sm_heap *next, *prev;       /* registry of live heaps (heap.c) */
+    struct sm_heap_slot *slot;         /* its registry entry (heap.c), or NULL */
 } sm_heap_t;
 
 /* The calling thread's heap. */
