@@ -29,9 +29,13 @@
  * the fast paths reach a bin with one load of the TLS offset. A thread
  * starts with its heap zeroed (state SM_HEAP_NEW): every bin empty and full
  * (head NULL, room 0), so its first malloc and first free land in the slow
- * path, which attaches the heap. On thread exit the heap is flushed and
- * becomes SM_HEAP_DEAD, bins zeroed again, which sends every later call
- * (from other TLS destructors) straight to the pools.
+ * path, which attaches the heap. On thread exit the heap is flushed in
+ * each round of TSD destructors (other keys' destructors may allocate and
+ * free through it meanwhile) and, in the last round, becomes SM_HEAP_DEAD,
+ * bins zeroed again, which sends every later call (libc's own clean-up)
+ * straight to the pools. Attached heaps are found through a registry
+ * (heap.c) that outlives their threads' TLS: statistics read them, a fork
+ * child flushes them.
  *
  * The TLS costs 644 bytes per thread (readelf -l: the TLS segment), all
  * in the static TLS block, as jemalloc's does. Linked or preloaded that is
