@@ -20,6 +20,10 @@
  * child re-creates them and gives the other threads' caches back to the
  * pools (sm_heap_fork_child). Another thread that allocates meanwhile
  * waits until the fork is over.
+ *
+ * Floor: with statistics (it names every module's lock); the modules below
+ * only hand it their locks (sm_heap_registry_lock, sm_transfer_lock,
+ * sm_debug_lock; the class and arena locks are in sm_g_central/sm_g_arena).
  */
 #ifndef SM_FORK_H
 #define SM_FORK_H

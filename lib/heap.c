@@ -43,11 +43,12 @@ typedef struct sm_heap_slot {
 
 typedef struct slot_chunk {
     struct slot_chunk *next;
-    unsigned nslots;
+    unsigned nslots; /* slots initialised so far, the first ones */
     sm_heap_slot_t slots[];
 } slot_chunk_t;
 
 #define SLOT_CHUNK_BYTES (64 * 1024)
+#define SLOTS_PER_CHUNK ((SLOT_CHUNK_BYTES - sizeof(slot_chunk_t)) / sizeof(sm_heap_slot_t))
 
 static struct {
     sm_lock_t lock;           /* guards everything below */
@@ -98,15 +99,16 @@ static sm_heap_slot_t *slot_claim(sm_heap_t *h)
             if (slot_heap(&c->slots[i]) == NULL)
                 s = &c->slots[i];
     if (s == NULL) {
-        slot_chunk_t *c = sm_os_map(SLOT_CHUNK_BYTES);
-        if (c == NULL)
-            return NULL;
-        c->nslots = (SLOT_CHUNK_BYTES - sizeof *c) / sizeof c->slots[0];
-        for (unsigned i = 0; i < c->nslots; i++)
-            slot_init(&c->slots[i]);
-        c->next = heaps.chunks;
-        heaps.chunks = c;
-        s = &c->slots[0];
+        slot_chunk_t *c = heaps.chunks; /* the newest chunk, in front */
+        if (c == NULL || c->nslots == SLOTS_PER_CHUNK) {
+            c = sm_os_map(SLOT_CHUNK_BYTES);
+            if (c == NULL)
+                return NULL;
+            c->next = heaps.chunks;
+            heaps.chunks = c;
+        }
+        s = &c->slots[c->nslots++];
+        slot_init(s);
     }
     pthread_mutex_lock(&s->alive);
     s->heap = h;

@@ -8,7 +8,9 @@
  * prepare handler to its parent or child handler. Meanwhile the forking
  * thread owns every lock, and other libraries' fork handlers run on it and
  * may allocate: sm_lock_owns_all is set for that thread alone, and makes
- * its sm_lock/sm_unlock no-ops.
+ * its sm_lock/sm_unlock no-ops. That test costs 3 instructions per call,
+ * on slow paths only: +0.6% instructions in random_batch (callgrind,
+ * bench/driver --workload random_batch --scale 0.05, 44.42 -> 44.69 M).
  */
 #ifndef SM_LOCK_H
 #define SM_LOCK_H
