@@ -37,8 +37,9 @@ sm_tls sm_heap_t sm_heap;
  * freed by the next walk; the heap's cached blocks (one refill per class
  * it used, at most) stay allocated: a bounded leak. */
 typedef struct sm_heap_slot {
-    pthread_mutex_t alive; /* robust; held by the heap's thread */
-    sm_heap_t *heap;       /* NULL: the slot is free */
+    pthread_mutex_t alive;          /* robust; held by the heap's thread */
+    sm_heap_t *heap;                /* NULL: the slot is free */
+    struct sm_heap_slot *next_free; /* free slots, while heap is NULL */
 } sm_heap_slot_t;
 
 typedef struct slot_chunk {
@@ -52,13 +53,15 @@ typedef struct slot_chunk {
 
 static struct {
     sm_lock_t lock;           /* guards everything below */
-    slot_chunk_t *chunks;     /* registry slots */
+    slot_chunk_t *chunks;     /* registry slots, the newest chunk first */
+    sm_heap_slot_t *free;     /* slots known to be free */
     size_t retired_fallback_calls, retired_fallback_bytes;
     unsigned nassigned;       /* heaps attached so far, for shard assignment */
     pthread_key_t key;        /* runs heap_thread_exit */
     bool key_ok;
 } heaps = {.lock = SM_LOCK_INITIALIZER};
 
+/* A free slot with an unlocked robust mutex (not on the free list). */
 static void slot_init(sm_heap_slot_t *s)
 {
     pthread_mutexattr_t attr;
@@ -67,6 +70,14 @@ static void slot_init(sm_heap_slot_t *s)
     pthread_mutex_init(&s->alive, &attr);
     pthread_mutexattr_destroy(&attr);
     s->heap = NULL;
+}
+
+/* s's mutex is unlocked: onto the free list. */
+static void slot_free(sm_heap_slot_t *s)
+{
+    s->heap = NULL;
+    s->next_free = heaps.free;
+    heaps.free = s;
 }
 
 /* The heap of slot s if its thread is alive; NULL when the slot is free
@@ -84,22 +95,28 @@ static sm_heap_t *slot_heap(sm_heap_slot_t *s)
         pthread_mutex_consistent(&s->alive);
     if (err == 0 || err == EOWNERDEAD)
         pthread_mutex_unlock(&s->alive);
-    s->heap = NULL;
+    slot_free(s);
     return NULL;
 }
 
 /* A free slot, claimed for h and locked by the calling thread (h's);
- * NULL when no chunk can be mapped (h is then not registered). pre:
- * registry lock held. */
+ * NULL when no chunk can be mapped (h is then not registered). Takes a
+ * known free slot, else a new one of the newest chunk; when that is full,
+ * walks the registry once, which frees the slots of dead threads, before
+ * mapping another chunk: O(1) per thread, amortised. pre: registry lock
+ * held. */
 static sm_heap_slot_t *slot_claim(sm_heap_t *h)
 {
-    sm_heap_slot_t *s = NULL;
-    for (slot_chunk_t *c = heaps.chunks; c != NULL && s == NULL; c = c->next)
-        for (unsigned i = 0; i < c->nslots && s == NULL; i++)
-            if (slot_heap(&c->slots[i]) == NULL)
-                s = &c->slots[i];
-    if (s == NULL) {
-        slot_chunk_t *c = heaps.chunks; /* the newest chunk, in front */
+    slot_chunk_t *c = heaps.chunks;
+    if (heaps.free == NULL && (c == NULL || c->nslots == SLOTS_PER_CHUNK)) {
+        for (slot_chunk_t *w = heaps.chunks; w != NULL; w = w->next)
+            for (unsigned i = 0; i < w->nslots; i++)
+                slot_heap(&w->slots[i]);
+    }
+    sm_heap_slot_t *s = heaps.free;
+    if (s != NULL) {
+        heaps.free = s->next_free;
+    } else {
         if (c == NULL || c->nslots == SLOTS_PER_CHUNK) {
             c = sm_os_map(SLOT_CHUNK_BYTES);
             if (c == NULL)
@@ -190,7 +207,7 @@ static void heap_retire(sm_heap_t *h)
             pthread_mutex_unlock(&h->slot->alive);
         else
             slot_init(h->slot);
-        h->slot->heap = NULL;
+        slot_free(h->slot);
         h->slot = NULL;
     }
     heaps.retired_fallback_calls += h->fallback_calls;
