@@ -397,21 +397,3 @@ void sm_arena_purge(void)
             purge_shard(st);
     }
 }
-
-void sm_arena_lock_all(void)
-{
-    for (unsigned shard = 0; shard < SM_SHARDS; shard++)
-        sm_lock(&sm_g_arena[shard].lock);
-}
-
-void sm_arena_unlock_all(void)
-{
-    for (unsigned shard = SM_SHARDS; shard-- > 0;)
-        sm_unlock(&sm_g_arena[shard].lock);
-}
-
-void sm_arena_fork_child(void)
-{
-    for (unsigned shard = 0; shard < SM_SHARDS; shard++)
-        sm_lock_reinit(&sm_g_arena[shard].lock);
-}

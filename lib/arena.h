@@ -183,9 +183,4 @@ sm_hidden void sm_arena_purge(void);
  * held; arena came from sm_arena_give_pool() or a purge. */
 sm_hidden void sm_arena_unmap(sm_arena_t *arena);
 
-/* Every shard's arena lock, in shard order (statistics, fork), and back. */
-sm_hidden void sm_arena_lock_all(void);
-sm_hidden void sm_arena_unlock_all(void);
-sm_hidden void sm_arena_fork_child(void);
-
 #endif

@@ -164,19 +164,9 @@ static int find_own_text(struct dl_phdr_info *info, size_t size, void *arg)
     return 0;
 }
 
-static void fork_prepare(void)
+sm_lock_t *sm_debug_lock(void)
 {
-    sm_lock(&debug_lock);
-}
-
-static void fork_parent(void)
-{
-    sm_unlock(&debug_lock);
-}
-
-static void fork_child(void)
-{
-    sm_lock_reinit(&debug_lock);
+    return &debug_lock;
 }
 
 /* backtrace() loads libgcc_s (and allocates) the first time it runs: do it
@@ -193,7 +183,6 @@ __attribute__((constructor)) static void debug_start(void)
     in_trace = 0;
     __atomic_store_n(&trace_ready, 1, __ATOMIC_RELEASE);
     stack_top_ask(); /* the main thread's, from here rather than inside a free */
-    pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
 static void trace_capture(void **out)

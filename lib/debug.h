@@ -50,6 +50,7 @@
 #include <stdint.h>
 
 #include "compiler.h"
+#include "lock.h"
 
 /* Nonzero until start-up has decided the mode and it is off: the entry
  * points other than malloc and free test it (see above). */
@@ -88,5 +89,8 @@ struct sm_debug_totals {
     size_t quarantine_bytes;  /* their pool blocks' class sizes (pool-backed only) */
 };
 sm_hidden void sm_debug_totals(struct sm_debug_totals *out);
+
+/* The debug lock, for the lock table (fork.h). */
+sm_hidden sm_lock_t *sm_debug_lock(void);
 
 #endif

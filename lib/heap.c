@@ -3,6 +3,7 @@
  * fork (see heap.h for the design).
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 
@@ -16,6 +17,7 @@
 #include "large_cache.h"
 #include "lock.h"
 #include "options.h"
+#include "os.h"
 #include "pool.h"
 #include "release.h"
 #include "size_class.h"
@@ -23,14 +25,120 @@
 
 sm_tls sm_heap_t sm_heap;
 
+/* The registry of attached heaps, for statistics and the fork child: one
+ * slot per heap, in chunks mapped from the OS and never unmapped, outside
+ * every thread's TLS. A heap is normally removed by its own thread-exit
+ * destructor (heap_retire). A thread may also die with its heap still
+ * registered: its first allocation came after the destructor's last call
+ * (in the last round of TSD destructors, or in libc's own clean-up after
+ * them). Its TLS is then gone or reused by the next thread on that stack,
+ * so a slot never links through a heap, and the registry knows whether the
+ * thread lives without reading its heap: the slot's robust mutex, locked by
+ * the thread at attach, is marked "owner died" by the kernel when the
+ * thread ends, before glibc can reuse or unmap its stack. Such a slot is
+ * freed by the next walk; the heap's cached blocks (one refill per class
+ * it used, at most) stay allocated: a bounded leak. */
+typedef struct sm_heap_slot {
+    pthread_mutex_t alive;          /* robust; held by the heap's thread */
+    sm_heap_t *heap;                /* NULL: the slot is free */
+    struct sm_heap_slot *next_free; /* free slots, while heap is NULL */
+} sm_heap_slot_t;
+
+typedef struct slot_chunk {
+    struct slot_chunk *next;
+    unsigned nslots; /* slots initialised so far, the first ones */
+    sm_heap_slot_t slots[];
+} slot_chunk_t;
+
+#define SLOT_CHUNK_BYTES (64 * 1024)
+#define SLOTS_PER_CHUNK ((SLOT_CHUNK_BYTES - sizeof(slot_chunk_t)) / sizeof(sm_heap_slot_t))
+
 static struct {
     sm_lock_t lock;           /* guards everything below */
-    sm_heap_t *live;          /* heaps of running threads */
+    slot_chunk_t *chunks;     /* registry slots, the newest chunk first */
+    sm_heap_slot_t *free;     /* slots known to be free */
     size_t retired_fallback_calls, retired_fallback_bytes;
     unsigned nassigned;       /* heaps attached so far, for shard assignment */
     pthread_key_t key;        /* runs heap_thread_exit */
     bool key_ok;
 } heaps = {.lock = SM_LOCK_INITIALIZER};
+
+/* A free slot with an unlocked robust mutex (not on the free list). */
+static void slot_init(sm_heap_slot_t *s)
+{
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+    pthread_mutex_init(&s->alive, &attr);
+    pthread_mutexattr_destroy(&attr);
+    s->heap = NULL;
+}
+
+/* s's mutex is unlocked: onto the free list. */
+static void slot_free(sm_heap_slot_t *s)
+{
+    s->heap = NULL;
+    s->next_free = heaps.free;
+    heaps.free = s;
+}
+
+/* The heap of slot s if its thread is alive; NULL when the slot is free
+ * or its thread died without retiring it (the slot is freed then). In a
+ * fork child, the parent's other threads count as alive: their memory was
+ * copied. pre: registry lock held. */
+static sm_heap_t *slot_heap(sm_heap_slot_t *s)
+{
+    if (s->heap == NULL)
+        return NULL;
+    int err = pthread_mutex_trylock(&s->alive);
+    if (err == EBUSY)
+        return s->heap;
+    if (err == EOWNERDEAD)
+        pthread_mutex_consistent(&s->alive);
+    if (err == 0 || err == EOWNERDEAD)
+        pthread_mutex_unlock(&s->alive);
+    slot_free(s);
+    return NULL;
+}
+
+/* A free slot, claimed for h and locked by the calling thread (h's);
+ * NULL when no chunk can be mapped (h is then not registered). Takes a
+ * known free slot, else a new one of the newest chunk; when that is full,
+ * walks the registry once, which frees the slots of dead threads, before
+ * mapping another chunk: O(1) per thread, amortised. pre: registry lock
+ * held. */
+static sm_heap_slot_t *slot_claim(sm_heap_t *h)
+{
+    slot_chunk_t *c = heaps.chunks;
+    if (heaps.free == NULL && (c == NULL || c->nslots == SLOTS_PER_CHUNK)) {
+        for (slot_chunk_t *w = heaps.chunks; w != NULL; w = w->next)
+            for (unsigned i = 0; i < w->nslots; i++)
+                slot_heap(&w->slots[i]);
+    }
+    sm_heap_slot_t *s = heaps.free;
+    if (s != NULL) {
+        heaps.free = s->next_free;
+    } else {
+        if (c == NULL || c->nslots == SLOTS_PER_CHUNK) {
+            c = sm_os_map(SLOT_CHUNK_BYTES);
+            if (c == NULL)
+                return NULL;
+            c->next = heaps.chunks;
+            heaps.chunks = c;
+        }
+        s = &c->slots[c->nslots++];
+        slot_init(s);
+    }
+    pthread_mutex_lock(&s->alive);
+    s->heap = h;
+    return s;
+}
+
+/* Every registered heap of a live thread, as h (a for-loop header). */
+#define for_each_live_heap(c, i, h)                                    \
+    for (slot_chunk_t *c = heaps.chunks; c != NULL; c = c->next)      \
+        for (unsigned i = 0; i < c->nslots; i++)                       \
+            if (((h) = slot_heap(&c->slots[i])) != NULL)
 
 /* In debug mode every bin has capacity 0: it stays empty and full (head
  * NULL, room 0), so every call takes the slow path, which hands it to the
@@ -53,17 +161,7 @@ static unsigned batch_blocks(unsigned cls)
     return bin_capacity(cls) / 2;
 }
 
-static void live_unlink(sm_heap_t *h)
-{
-    if (h->prev)
-        h->prev->next = h->next;
-    else
-        heaps.live = h->next;
-    if (h->next)
-        h->next->prev = h->prev;
-}
-
-/* Bins empty with their full capacity, and registered as live. */
+/* Bins empty with their full capacity, and registered. */
 static void heap_start(sm_heap_t *h)
 {
     for (unsigned cls = 1; cls <= SM_NCLASSES; cls++) {
@@ -71,15 +169,12 @@ static void heap_start(sm_heap_t *h)
         h->room[cls] = (int8_t)bin_capacity(cls);
     }
     h->fallback_calls = h->fallback_bytes = 0;
+    h->exit_calls = 0;
     sm_lock(&heaps.lock);
     /* Round-robin over the shards; the first heap (usually the main
      * thread's) gets shard 0. */
     h->shard = heaps.nassigned++ % SM_SHARDS;
-    h->prev = NULL;
-    h->next = heaps.live;
-    if (h->next)
-        h->next->prev = h;
-    heaps.live = h;
+    h->slot = slot_claim(h);
     h->state = SM_HEAP_LIVE;
     sm_unlock(&heaps.lock);
 }
@@ -102,12 +197,21 @@ static void heap_flush_all(sm_heap_t *h)
     }
 }
 
-/* Off the live list, bins zeroed: every later call takes the slow path,
- * which sends it to the pools. */
+/* Out of the registry, bins zeroed: every later call takes the slow path,
+ * which sends it to the pools. Called by h's thread, or in a fork child
+ * for the parent's other threads (whose slot mutex the child re-creates:
+ * only its owner could unlock it). */
 static void heap_retire(sm_heap_t *h)
 {
     sm_lock(&heaps.lock);
-    live_unlink(h);
+    if (h->slot != NULL) {
+        if (h == &sm_heap)
+            pthread_mutex_unlock(&h->slot->alive);
+        else
+            slot_init(h->slot);
+        slot_free(h->slot);
+        h->slot = NULL;
+    }
     heaps.retired_fallback_calls += h->fallback_calls;
     heaps.retired_fallback_bytes += h->fallback_bytes;
     for (unsigned cls = 1; cls <= SM_NCLASSES; cls++) {
@@ -141,12 +245,22 @@ static void heap_release_tick(sm_heap_t *h)
 }
 
 /* pthread key destructor: the thread is exiting. Blocks it allocated stay
- * valid: they belong to pools, not to the thread. */
+ * valid: they belong to pools, not to the thread. Other keys' destructors
+ * may still allocate and free, in up to PTHREAD_DESTRUCTOR_ITERATIONS
+ * rounds: the destructor re-arms itself and flushes the cache in each
+ * round, and retires the heap in the last one, so the cache serves those
+ * destructors and nothing stays in it. (A heap attached during the rounds
+ * counts late and may miss its last call: the registry copes, see above.)
+ * Every later call, from libc's own clean-up, goes to the pools. */
 static void heap_thread_exit(void *arg)
 {
     sm_heap_t *h = arg;
+    if (h->state != SM_HEAP_LIVE)
+        return;
     sm_large_cache_flush(true);
     heap_flush_all(h);
+    if (++h->exit_calls < PTHREAD_DESTRUCTOR_ITERATIONS && pthread_setspecific(heaps.key, h) == 0)
+        return;
     heap_retire(h);
     /* Batches parked in the transfer cache would otherwise pin their pools,
      * and whole arenas with them, once the threads that could take them
@@ -310,8 +424,9 @@ void sm_heap_collect(void)
 size_t sm_heap_cached_blocks(unsigned cls)
 {
     size_t n = sm_transfer_parked_blocks(cls, batch_blocks(cls));
+    sm_heap_t *h;
     sm_lock(&heaps.lock);
-    for (sm_heap_t *h = heaps.live; h != NULL; h = h->next)
+    for_each_live_heap(c, i, h)
         n += bin_capacity(cls) - (unsigned)__atomic_load_n(&h->room[cls], __ATOMIC_RELAXED);
     sm_unlock(&heaps.lock);
     return n;
@@ -321,7 +436,8 @@ void sm_heap_fallback_totals(size_t *calls, size_t *bytes)
 {
     sm_lock(&heaps.lock);
     size_t c = heaps.retired_fallback_calls, b = heaps.retired_fallback_bytes;
-    for (sm_heap_t *h = heaps.live; h != NULL; h = h->next) {
+    sm_heap_t *h;
+    for_each_live_heap(chunk, i, h) {
         c += __atomic_load_n(&h->fallback_calls, __ATOMIC_RELAXED);
         b += __atomic_load_n(&h->fallback_bytes, __ATOMIC_RELAXED);
     }
@@ -330,29 +446,30 @@ void sm_heap_fallback_totals(size_t *calls, size_t *bytes)
     *bytes = b;
 }
 
-void sm_heap_fork_prepare(void)
+sm_lock_t *sm_heap_registry_lock(void)
 {
-    sm_lock(&heaps.lock);
-}
-
-void sm_heap_fork_parent(void)
-{
-    sm_unlock(&heaps.lock);
+    return &heaps.lock;
 }
 
 /* In the child only the forking thread survives: the other threads' caches
- * go back to the pools (pool and arena locks are already re-created). */
+ * go back to the pools (every lock is re-created already). Its own slot is
+ * re-created and locked again: the parent's thread owned it, and glibc
+ * starts the child's list of robust mutexes empty. */
 void sm_heap_fork_child(void)
 {
-    sm_lock_reinit(&heaps.lock);
     sm_heap_t *self = &sm_heap;
-    sm_heap_t *h = heaps.live;
-    while (h != NULL) {
-        sm_heap_t *next = h->next;
-        if (h != self) {
-            heap_flush_all(h);
-            heap_retire(h);
+    if (self->slot != NULL) {
+        slot_init(self->slot);
+        pthread_mutex_lock(&self->slot->alive);
+        self->slot->heap = self;
+    }
+    for (slot_chunk_t *c = heaps.chunks; c != NULL; c = c->next) {
+        for (unsigned i = 0; i < c->nslots; i++) {
+            sm_heap_t *h = slot_heap(&c->slots[i]);
+            if (h != NULL && h != self) {
+                heap_flush_all(h);
+                heap_retire(h);
+            }
         }
-        h = next;
     }
 }

@@ -29,9 +29,13 @@
  * the fast paths reach a bin with one load of the TLS offset. A thread
  * starts with its heap zeroed (state SM_HEAP_NEW): every bin empty and full
  * (head NULL, room 0), so its first malloc and first free land in the slow
- * path, which attaches the heap. On thread exit the heap is flushed and
- * becomes SM_HEAP_DEAD, bins zeroed again, which sends every later call
- * (from other TLS destructors) straight to the pools.
+ * path, which attaches the heap. On thread exit the heap is flushed in
+ * each round of TSD destructors (other keys' destructors may allocate and
+ * free through it meanwhile) and, in the last round, becomes SM_HEAP_DEAD,
+ * bins zeroed again, which sends every later call (libc's own clean-up)
+ * straight to the pools. Attached heaps are found through a registry
+ * (heap.c) that outlives their threads' TLS: statistics read them, a fork
+ * child flushes them.
  *
  * The TLS costs 656 bytes per thread (readelf -l: the TLS segment; 8 of them
  * are release.c's time of the last slow path), all
@@ -49,6 +53,7 @@
 #include "compiler.h"
 #include "config.h"
 #include "freelist.h"
+#include "lock.h"
 #include "secure.h"
 
 enum sm_heap_state { SM_HEAP_NEW = 0, SM_HEAP_LIVE, SM_HEAP_DEAD };
@@ -63,9 +68,10 @@ typedef struct sm_heap {
     int8_t room[SM_NCLASSES + 1];      /* blocks that may still be pushed: capacity - cached */
     uint8_t state;                     /* enum sm_heap_state */
     unsigned shard;                    /* central shard its refills come from */
+    uint8_t exit_calls;                /* thread-exit destructor calls so far */
     size_t fallback_calls;             /* requests sent to the system malloc */
     size_t fallback_bytes;
-    struct sm_heap *next, *prev;       /* registry of live heaps (heap.c) */
+    struct sm_heap_slot *slot;         /* its registry entry (heap.c), or NULL */
 } sm_heap_t;
 
 /* The calling thread's heap. */
@@ -153,8 +159,11 @@ sm_hidden void sm_heap_fallback_totals(size_t *calls, size_t *bytes);
 /* Process start-up: the thread-exit key. Returns 0 or an errno. */
 sm_hidden int sm_heap_init(void);
 
-sm_hidden void sm_heap_fork_prepare(void);
-sm_hidden void sm_heap_fork_parent(void);
+/* The registry lock, for the lock table (fork.h). */
+sm_hidden sm_lock_t *sm_heap_registry_lock(void);
+
+/* Fork child: the other threads' caches go back to the pools. pre: every
+ * lock re-created (sm_fork_child). */
 sm_hidden void sm_heap_fork_child(void);
 
 #endif

@@ -1,22 +1,21 @@
 /*
  * The start-up state machine (init.h), the environment options are read
- * from, the load-time constructor and the fork handlers.
+ * from, the load-time constructor; the fork handlers are registered here
+ * (fork.h).
  */
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <string.h>
 
-#include "arena.h"
 #include "arena_map.h"
 #include "error.h"
+#include "fork.h"
 #include "heap.h"
 #include "init.h"
 #include "options.h"
-#include "pool.h"
 #include "size_class.h"
 #include "stats.h"
-#include "transfer.h"
 
 enum { INIT_NONE, INIT_RUNNING, INIT_DONE };
 
@@ -27,32 +26,6 @@ extern void *__libc_stack_end __attribute__((weak));
 
 static _Atomic int init_state = INIT_NONE;
 static sm_tls int init_in_progress; /* this thread is the initialiser */
-
-/* Fork: hold every lock across fork() so the child inherits consistent
- * pools, arenas and registry, then re-create the locks in the child. */
-static void fork_prepare(void)
-{
-    sm_heap_fork_prepare();
-    sm_transfer_lock_all();
-    sm_pool_lock_all();
-    sm_arena_lock_all();
-}
-
-static void fork_parent(void)
-{
-    sm_arena_unlock_all();
-    sm_pool_unlock_all();
-    sm_transfer_unlock_all();
-    sm_heap_fork_parent();
-}
-
-static void fork_child(void)
-{
-    sm_arena_fork_child();
-    sm_pool_fork_child();
-    sm_transfer_fork_child();
-    sm_heap_fork_child();
-}
 
 /* The System V initial stack: argc, argv[0..argc-1], NULL, envp..., NULL.
  * __libc_stack_end points at argc in a dynamically linked program; anything
@@ -101,7 +74,7 @@ void sm_init_process(void)
         init_in_progress = 1;
         init_run();
         atomic_store_explicit(&init_state, INIT_DONE, memory_order_release);
-        pthread_atfork(fork_prepare, fork_parent, fork_child);
+        sm_fork_init();
         init_in_progress = 0;
         sm_options_announce();
         return;

@@ -320,6 +320,11 @@ void sm_large_cache_flush(bool exiting)
     sm_unlock(&records.lock);
 }
 
+sm_lock_t *sm_large_cache_lock(void)
+{
+    return &records.lock;
+}
+
 void sm_large_cache_totals(size_t *hits, size_t *blocks, size_t *bytes)
 {
     size_t nh = 0, nb = 0, nbytes = 0;

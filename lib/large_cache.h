@@ -59,6 +59,7 @@
 #include <stddef.h>
 
 #include "compiler.h"
+#include "lock.h"
 
 #define SM_LARGE_CACHE_MIN 513
 #define SM_LARGE_CACHE_MAX 16384
@@ -76,6 +77,9 @@ sm_hidden bool sm_large_cache_free(void *p);
 /* Give the calling thread's cached blocks back to glibc; with exiting, the
  * thread keeps no cache from now on. */
 sm_hidden void sm_large_cache_flush(bool exiting);
+
+/* The lock of the registry of per-thread records (the fork lock table). */
+sm_hidden sm_lock_t *sm_large_cache_lock(void);
 
 /* Requests served from the caches, blocks and bytes cached, over all
  * threads (approximate while they run). */

@@ -244,24 +244,3 @@ int sm_pool_check(const sm_pool_t *pool)
     }
     return nfree + pool->nused == pool->nextoffset / size;
 }
-
-void sm_pool_lock_all(void)
-{
-    for (unsigned shard = 0; shard < SM_SHARDS; shard++)
-        for (unsigned cls = 1; cls <= SM_NCLASSES; cls++)
-            sm_lock(&sm_g_central[shard][cls].lock);
-}
-
-void sm_pool_unlock_all(void)
-{
-    for (unsigned shard = SM_SHARDS; shard-- > 0;)
-        for (unsigned cls = SM_NCLASSES; cls >= 1; cls--)
-            sm_unlock(&sm_g_central[shard][cls].lock);
-}
-
-void sm_pool_fork_child(void)
-{
-    for (unsigned shard = 0; shard < SM_SHARDS; shard++)
-        for (unsigned cls = 1; cls <= SM_NCLASSES; cls++)
-            sm_lock_reinit(&sm_g_central[shard][cls].lock);
-}

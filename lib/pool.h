@@ -81,10 +81,4 @@ sm_hidden bool sm_pool_holds_free(unsigned cls, const sm_block_t *b);
 /* Recount a pool's free list against its counters (SM_DEBUG >= 2 checks). */
 sm_hidden int sm_pool_check(const sm_pool_t *pool);
 
-/* Every class lock of every shard, in the one order used everywhere
- * (statistics, fork); a thread holds at most one class lock otherwise. */
-sm_hidden void sm_pool_lock_all(void);
-sm_hidden void sm_pool_unlock_all(void);
-sm_hidden void sm_pool_fork_child(void);
-
 #endif

@@ -28,8 +28,8 @@
  * Locks: bg.lock guards the condition wait and the IDLE -> RUNNING change;
  * nothing else is locked while it is held and a round runs without it, so
  * it has no place in the allocator's lock order. Fork: the child has no
- * thread; sm_release_fork_child (pthread_atfork, registered by the first
- * start) re-creates the lock and condition and sets NONE, so a child
+ * thread; sm_release_fork_child (called by the fork child handler,
+ * fork.c) re-creates the lock and condition and sets NONE, so a child
  * starts its own thread when something waits there. Pools or batches the
  * parent's thread had in hand at that moment stay counted as in use in the
  * child (as for any thread caught half way through a flush, heap.c).
@@ -63,7 +63,6 @@ static struct {
     _Atomic bool start_wanted;    /* a batch was parked while NONE */
     _Atomic bool exiting;         /* set by the destructor */
     _Atomic uint64_t last_round_ms; /* rounds run by slow paths (OFF) */
-    bool atfork_registered;       /* written by the STARTING thread only */
 } bg = {.lock = SM_LOCK_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
 /* The calling thread's previous slow path (sm_os_now_ms time; 0: none). */
@@ -159,14 +158,6 @@ static void *release_thread(void *arg)
 /* pre: this thread moved the state NONE -> STARTING; no lock held. */
 static void start_thread(void)
 {
-    if (!bg.atfork_registered) {
-        if (pthread_atfork(NULL, NULL, sm_release_fork_child) != 0) {
-            /* A child would believe it has a thread: do without one. */
-            atomic_store_explicit(&bg.state, BG_OFF, memory_order_relaxed);
-            return;
-        }
-        bg.atfork_registered = true;
-    }
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old); /* the new thread inherits it */

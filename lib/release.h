@@ -68,8 +68,7 @@ sm_hidden void sm_release_note_parked(void);
 
 /* In a fork child (the parent's thread does not exist there): the state
  * goes back to "never started", the lock and condition are re-created.
- * Registered with pthread_atfork by the first start; exposed for a fork
- * lock table. */
+ * Called by the fork child handler (fork.c). */
 sm_hidden void sm_release_fork_child(void);
 
 #endif

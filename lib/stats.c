@@ -37,6 +37,7 @@
 #include "arena.h"
 #include "debug.h"
 #include "error.h"
+#include "fork.h"
 #include "heap.h"
 #include "init.h"
 #include "large_cache.h"
@@ -86,8 +87,7 @@ static void stats_snapshot(struct smalloc_stats *out)
     out->pool_size = SM_POOL_SIZE;
 
     size_t nused[SM_NCLASSES + 1] = {0};
-    sm_pool_lock_all();
-    sm_arena_lock_all();
+    sm_fork_lock_all();
     out->arenas_now = atomic_load_explicit(&sm_g_arena_totals.now, memory_order_relaxed);
     out->arenas_highest = atomic_load_explicit(&sm_g_arena_totals.highest, memory_order_relaxed);
     out->arenas_allocated = atomic_load_explicit(&sm_g_arena_totals.allocated, memory_order_relaxed);
@@ -106,8 +106,7 @@ static void stats_snapshot(struct smalloc_stats *out)
             }
         }
     }
-    sm_arena_unlock_all();
-    sm_pool_unlock_all();
+    sm_fork_unlock_all();
 
     out->bytes_mapped = out->arenas_now * SM_ARENA_SIZE;
     /* Headers, and the guard pages of the hardened build (arena.h). */

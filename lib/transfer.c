@@ -122,23 +122,7 @@ size_t sm_transfer_parked_blocks(unsigned cls, size_t batch_blocks)
     return n;
 }
 
-void sm_transfer_lock_all(void)
+sm_lock_t *sm_transfer_lock(unsigned shard, unsigned cls)
 {
-    for (unsigned shard = 0; shard < SM_SHARDS; shard++)
-        for (unsigned cls = 1; cls <= SM_NCLASSES; cls++)
-            sm_lock(&slots[shard][cls].lock);
-}
-
-void sm_transfer_unlock_all(void)
-{
-    for (unsigned shard = SM_SHARDS; shard-- > 0;)
-        for (unsigned cls = SM_NCLASSES; cls >= 1; cls--)
-            sm_unlock(&slots[shard][cls].lock);
-}
-
-void sm_transfer_fork_child(void)
-{
-    for (unsigned shard = 0; shard < SM_SHARDS; shard++)
-        for (unsigned cls = 1; cls <= SM_NCLASSES; cls++)
-            sm_lock_reinit(&slots[shard][cls].lock);
+    return &slots[shard][cls].lock;
 }

@@ -31,6 +31,7 @@
 #include "compiler.h"
 #include "config.h"
 #include "freelist.h"
+#include "lock.h"
 
 /* Park a batch; false when the slots are full (the caller frees it to the
  * pools instead). pre: no lock held (it may wake the release thread). */
@@ -54,8 +55,7 @@ sm_hidden bool sm_transfer_has_parked(void);
 /* Blocks of class cls parked in all shards (for statistics). */
 sm_hidden size_t sm_transfer_parked_blocks(unsigned cls, size_t batch_blocks);
 
-sm_hidden void sm_transfer_lock_all(void);
-sm_hidden void sm_transfer_unlock_all(void);
-sm_hidden void sm_transfer_fork_child(void);
+/* The lock of one (shard, class), for the lock table (fork.h). */
+sm_hidden sm_lock_t *sm_transfer_lock(unsigned shard, unsigned cls);
 
 #endif

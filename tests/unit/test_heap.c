@@ -11,6 +11,7 @@
  * [SM_BIN_MIN_BLOCKS, SM_BIN_MAX_BLOCKS], rounded down to even; a batch is
  * half of it.
  */
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,6 +24,7 @@
 
 #include "arena.h"
 #include "arena_map.h"
+#include "fork.h"
 #include "heap.h"
 #include "pool.h"
 #include "size_class.h"
@@ -271,15 +273,24 @@ Test(heap, fork_child_returns_other_threads_caches)
 }
 
 /* Thread exit: TLS destructors that run after the heap's own (a key made
- * later) still allocate and free; their blocks go straight to the pools. */
+ * later) still allocate and free. The heap's destructor re-arms itself in
+ * each round of TSD destructors, so the cache serves the first rounds, and
+ * retires in the last: there, blocks go straight to the pools. */
 struct late {
     pthread_key_t key;
+    int rounds, heap_in_round[PTHREAD_DESTRUCTOR_ITERATIONS];
     int heap_gone, in_arena, returned_directly;
 };
 
 static void late_destructor(void *arg)
 {
     struct late *l = arg;
+    l->heap_in_round[l->rounds++] = sm_heap_get() != NULL;
+    if (l->rounds < PTHREAD_DESTRUCTOR_ITERATIONS) {
+        free(smalloc_malloc(40));
+        pthread_setspecific(l->key, l); /* again in the next round */
+        return;
+    }
     l->heap_gone = sm_heap_get() == NULL;
     void *p = smalloc_malloc(40);
     l->in_arena = p != NULL && sm_arena_map_contains((uintptr_t)p);
@@ -314,7 +325,10 @@ Test(heap, allocation_after_the_heap_is_gone_goes_to_the_pools)
     pthread_t t;
     cr_assert_eq(pthread_create(&t, NULL, late_thread, &l), 0, "pthread_create");
     cr_assert_eq(pthread_join(t, NULL), 0, "pthread_join");
-    cr_assert(l.heap_gone, "the thread still had a heap in a later TLS destructor");
+    cr_assert_eq(l.rounds, PTHREAD_DESTRUCTOR_ITERATIONS, "TSD destructor rounds");
+    for (int r = 0; r < PTHREAD_DESTRUCTOR_ITERATIONS - 1; r++)
+        cr_assert(l.heap_in_round[r], "no heap in TSD destructor round %d", r + 1);
+    cr_assert(l.heap_gone, "the thread still had a heap in the last TSD destructor round");
     cr_assert(l.in_arena, "malloc in a late TLS destructor did not come from an arena");
     cr_assert(l.returned_directly, "free in a late TLS destructor did not go straight to the pool");
 }
@@ -392,10 +406,7 @@ Test(heap, fork_during_an_exit_flush_frees_nothing_twice)
     pid_t pid = _Fork();
     cr_assert_geq(pid, 0, "_Fork");
     if (pid == 0) {
-        sm_arena_fork_child();
-        sm_pool_fork_child();
-        sm_transfer_fork_child();
-        sm_heap_fork_child();
+        sm_fork_child();
         /* The exiting thread's other blocks are lost to the child (it is
          * not there to return them): a leak, never a second return. */
         unsigned n1 = nused_locked(m.s1, m.cls, m.p1), n2 = nused_locked(m.s2, m.cls, m.p2);
