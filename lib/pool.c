@@ -146,10 +146,18 @@ static void batch_append(sm_block_t **head, sm_block_t **tail, sm_block_t *first
  * block costs one link read or one link write, and the pool's counters are
  * written once per pool, not once per block.
  *
- * Measured (notes/python.md; cachegrind, D1 32 KiB, LL 1 MiB, python3.11
- * PYTHONMALLOC=malloc, PYTHONHASHSEED=0) against pushing each block on the
- * front of the batch, which handed every run out in descending order:
- * MEASUREMENTS
+ * Why not push each block on the front of the batch, with one pointer
+ * less (notes/python.md has the commands): that hands every run out in
+ * descending order. Cachegrind, which models no prefetcher, counts the
+ * same misses for both orders, but the hardware follows ascending
+ * streams: walking 1M 32-byte nodes in the order they were malloc'd takes
+ * 2.2 ns a node instead of 12.5. In
+ * python3.11 (PYTHONMALLOC=malloc), consecutive objects of the collector's
+ * list lie forwards in the same 4 KiB for 96% of pairs instead of 0% (91%
+ * backwards), and CPU-time medians against pymalloc are, descending then
+ * ascending: sort_live 1.03x, 0.92x; gc_graph 1.54x, 1.32x; dicts_lists
+ * 1.24x, 0.97x. Cut in runs, a batch costs 12.6 instructions a block, 16.3
+ * pushed one by one (callgrind, 500k 32-byte mallocs then frees).
  */
 unsigned sm_pool_alloc_batch(unsigned shard, unsigned cls, unsigned want, sm_block_t **chain)
 {
