@@ -275,7 +275,7 @@ fi
 
 # The real program: Debian's python3 on the bundled scripts.
 if [ $do_python = 1 ] && [ -x "$python" ]; then
-    scripts=(dicts_lists json_roundtrip object_churn strings)
+    scripts=(dicts_lists json_roundtrip object_churn strings sort_live gc_graph)
     say "python3: ${scripts[*]} x ${allocs[*]} pymalloc x $py_reps reps, scale $py_scale"
     for ((r = 1; r <= py_reps; r++)); do
         for s in "${scripts[@]}"; do

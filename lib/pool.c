@@ -114,13 +114,58 @@ static sm_pool_t *used_pool(sm_central_t *c, unsigned shard, unsigned cls)
     return pool;
 }
 
+/* The next block of pool's free list after b, checked in the hardened build. */
+static sm_block_t *pool_next_free(const sm_pool_t *pool, const sm_block_t *b)
+{
+    sm_block_t *next = sm_freelist_next(b);
+    if (SM_SECURE && sm_unlikely(!pool_link_ok(pool, next)))
+        sm_secure_fail("malloc", b, "corrupted free list (a link leaves its pool)");
+    return next;
+}
+
+/* Put first..last, linked among themselves already, at the end of the
+ * batch head..*tail. */
+static void batch_append(sm_block_t **head, sm_block_t **tail, sm_block_t *first, sm_block_t *last)
+{
+    if (*tail != NULL)
+        sm_freelist_set_next(*tail, first);
+    else
+        *head = first;
+    *tail = last;
+}
+
+/*
+ * A batch comes out in the order pymalloc would hand the same blocks out:
+ * from each pool first a prefix of its free list, as it is linked (the
+ * block freed last first), then never-carved blocks in ascending address
+ * order. The thread cache pops a batch from its head, so consecutive
+ * mallocs of one class get consecutive addresses, and objects built
+ * together (a list's items, a tree's nodes) are walked forwards in memory.
+ * The free-list prefix is cut off the pool in one piece (its links are
+ * kept) and a carved run is linked once, block to next block, so each
+ * block costs one link read or one link write, and the pool's counters are
+ * written once per pool, not once per block.
+ *
+ * Why not push each block on the front of the batch, with one pointer
+ * less (notes/python.md has the commands): that hands every run out in
+ * descending order. Cachegrind, which models no prefetcher, counts the
+ * same misses for both orders, but the hardware follows ascending
+ * streams: walking 1M 32-byte nodes in the order they were malloc'd takes
+ * 2.2 ns a node instead of 12.5. In
+ * python3.11 (PYTHONMALLOC=malloc), consecutive objects of the collector's
+ * list lie forwards in the same 4 KiB for 96% of pairs instead of 0% (91%
+ * backwards), and CPU-time medians against pymalloc are, descending then
+ * ascending: sort_live 1.03x, 0.92x; gc_graph 1.54x, 1.32x; dicts_lists
+ * 1.24x, 0.97x. Cut in runs, a batch costs 12.6 instructions a block, 16.3
+ * pushed one by one (callgrind, 500k 32-byte mallocs then frees).
+ */
 unsigned sm_pool_alloc_batch(unsigned shard, unsigned cls, unsigned want, sm_block_t **chain)
 {
     sm_central_t *c = &sm_g_central[shard][cls];
     size_t size = sm_class_size(cls);
     unsigned limit = pool_limit(cls);
     unsigned nblocks = sm_class_nblocks(cls);
-    sm_block_t *head = NULL;
+    sm_block_t *head = NULL, *tail = NULL;
     unsigned got = 0;
 
     sm_lock(&c->lock);
@@ -128,30 +173,40 @@ unsigned sm_pool_alloc_batch(unsigned shard, unsigned cls, unsigned want, sm_blo
         sm_pool_t *pool = used_pool(c, shard, cls);
         if (pool == NULL)
             break;
-        char *base = sm_pool_base(pool);
-        while (got < want) {
-            sm_block_t *b = pool_freeblock(pool);
-            if (b != NULL) {
-                sm_block_t *next = sm_freelist_next(b);
-                if (SM_SECURE && sm_unlikely(!pool_link_ok(pool, next)))
-                    sm_secure_fail("malloc", b, "corrupted free list (a link leaves its pool)");
-                pool_set_freeblock(pool, next);
-            } else if (pool->nextoffset < limit) {
-                b = (sm_block_t *)(base + pool->nextoffset);
-                pool->nextoffset = (uint16_t)(pool->nextoffset + size);
-            } else {
-                break;
+        unsigned before = got;
+        sm_block_t *first = pool_freeblock(pool);
+        if (first != NULL) {
+            sm_block_t *last = first;
+            sm_block_t *next = pool_next_free(pool, last);
+            for (got++; next != NULL && got < want; got++) {
+                last = next;
+                next = pool_next_free(pool, last);
             }
-            pool->nused++;
-            sm_freelist_set_next(b, head);
-            head = b;
-            got++;
+            pool_set_freeblock(pool, next);
+            batch_append(&head, &tail, first, last);
         }
+        unsigned offset = pool->nextoffset;
+        if (got < want && offset < limit) {
+            char *base = sm_pool_base(pool);
+            sm_block_t *run = (sm_block_t *)(base + offset);
+            sm_block_t *last = run;
+            for (got++, offset += (unsigned)size; got < want && offset < limit;
+                 got++, offset += (unsigned)size) {
+                sm_block_t *b = (sm_block_t *)(base + offset);
+                sm_freelist_set_next(last, b);
+                last = b;
+            }
+            pool->nextoffset = (uint16_t)offset;
+            batch_append(&head, &tail, run, last);
+        }
+        pool->nused = (uint16_t)(pool->nused + (got - before));
         if (pool->nused == nblocks)
             used_unlink(c, pool); /* used -> full */
         sm_assert_expensive(sm_pool_check(pool));
     }
     sm_unlock(&c->lock);
+    if (tail != NULL)
+        sm_freelist_set_next(tail, NULL);
     *chain = head;
     return got;
 }

@@ -63,8 +63,9 @@ typedef struct sm_central {
 extern sm_hidden sm_central_t sm_g_central[SM_SHARDS][SM_NCLASSES + 1];
 
 /* Hand out up to want blocks of class cls from the shard's pools, linked
- * through their first word into *chain. Returns how many (0: out of
- * memory). Takes the shard's class lock. */
+ * through their first word into *chain in pymalloc's order (each pool's
+ * free list as linked, then new blocks by ascending address; pool.c).
+ * Returns how many (0: out of memory). Takes the shard's class lock. */
 sm_hidden unsigned sm_pool_alloc_batch(unsigned shard, unsigned cls, unsigned want,
                                        sm_block_t **chain);
 

@@ -85,10 +85,14 @@ static void refill_thread(void *arg)
                          pool->nextoffset);
         } else {
             /* The rest of the first pool, then the second pool for the
-             * remainder of the batch; the malloc's block is the last one
-             * taken, from the second pool. */
-            sm_pool_t *second = sm_pool_of((uintptr_t)held[batch]);
+             * remainder of the batch; the malloc's block is the first one
+             * taken (a batch ascends, pool.c): the first pool's next, if
+             * the first batch left any. */
             unsigned rest = nblocks - batch;
+            sm_pool_t *second = rest > 0 ? sm_g_central[shard][cls].used : sm_pool_of((uintptr_t)held[batch]);
+            cr_assert_not_null(second, "class %u: no second pool in use", cls);
+            char *start = rest > 0 ? sm_pool_base(pool) + batch * size : sm_pool_base(second);
+            cr_assert_eq((char *)held[batch], start, "class %u: the refill did not start at the next block", cls);
             cr_assert_neq(second, pool, "class %u: second batch from the full pool", cls);
             cr_assert_eq(pool->nused, nblocks, "class %u: the first pool is not full", cls);
             cr_assert_eq(second->nextoffset, (batch - rest) * size, "class %u: second pool carved to %u", cls,

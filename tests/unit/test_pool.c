@@ -97,6 +97,70 @@ Test(pool, returned_blocks_are_reused_before_carving)
     }
 }
 
+/* Thread caches pop a batch from its head: a batch must hand out blocks
+ * in pymalloc's order, so consecutive mallocs get ascending addresses. */
+Test(pool, a_batch_from_a_fresh_pool_ascends)
+{
+    if (SM_SECURE)
+        cr_skip_test("the hardened build links a new pool's blocks at once, in a random order");
+    unsigned shard = clean_shard();
+    for (unsigned cls = 1; cls <= SM_NCLASSES; cls++) {
+        size_t size = sm_class_size(cls);
+        unsigned nblocks = sm_class_nblocks(cls);
+        sm_block_t *chain = take(shard, cls, nblocks);
+        char *base = sm_pool_base(sm_pool_of((uintptr_t)chain));
+        unsigned j = 0;
+        for (sm_block_t *b = chain; b != NULL; b = sm_freelist_next(b), j++)
+            cr_assert_eq((char *)b, base + j * size, "class %u: block %u of the batch is at offset %td",
+                         cls, j, (char *)b - base);
+        cr_assert_eq(j, nblocks, "class %u: chain length %u", cls, j);
+        sm_pool_free_batch(cls, chain, "free");
+    }
+}
+
+Test(pool, a_batch_takes_the_free_list_as_linked_then_carves_ascending)
+{
+    if (SM_SECURE)
+        cr_skip_test("the hardened build links a new pool's blocks at once, in a random order");
+    unsigned shard = clean_shard();
+    unsigned cls = 4; /* 32 bytes: 128 blocks per pool */
+    size_t size = sm_class_size(cls);
+    sm_block_t *held[12];
+    for (unsigned j = 0; j < 12; j++)
+        held[j] = take(shard, cls, 1);
+    sm_pool_t *pool = sm_pool_of((uintptr_t)held[0]);
+    char *base = sm_pool_base(pool);
+    give_one(cls, held[5]);
+    give_one(cls, held[2]);
+    give_one(cls, held[9]); /* the pool's free list: 9, 2, 5 */
+    sm_block_t *chain = take(shard, cls, 5);
+    sm_block_t *want[5] = {held[9], held[2], held[5], (sm_block_t *)(base + 12 * size),
+                           (sm_block_t *)(base + 13 * size)};
+    sm_block_t *b = chain;
+    for (unsigned j = 0; j < 5; j++, b = sm_freelist_next(b))
+        cr_assert_eq(b, want[j], "block %u of the batch is at offset %td", j, (char *)b - base);
+    cr_assert_null(b, "the batch is longer than 5");
+    cr_assert_eq(pool->freeblock, SM_POOL_NO_BLOCK, "the free list was not used up");
+    cr_assert_eq(pool->nextoffset, 14 * size, "nextoffset %u", pool->nextoffset);
+    cr_assert_eq(pool->nused, 14, "nused %u", pool->nused);
+    cr_assert(pool_is_checked_ok(pool, cls), "sm_pool_check after the batch");
+    /* A batch smaller than the free list leaves the rest of it linked. */
+    sm_pool_free_batch(cls, chain, "free"); /* free list: 13, 12, 5, 2, 9 */
+    chain = take(shard, cls, 2);
+    cr_assert_eq((char *)chain, base + 13 * size, "first of a 2-block batch");
+    cr_assert_eq((char *)sm_freelist_next(chain), base + 12 * size, "second of a 2-block batch");
+    cr_assert_null(sm_freelist_next(sm_freelist_next(chain)), "the batch is longer than 2");
+    cr_assert_eq(pool->freeblock, 5 * size, "the pool's free list goes on at block 5, not %u",
+                 pool->freeblock);
+    cr_assert(pool_is_checked_ok(pool, cls), "sm_pool_check after a partial batch");
+    sm_pool_free_batch(cls, chain, "free");
+    for (unsigned j = 0; j < 12; j++) {
+        if (j != 2 && j != 5 && j != 9)
+            give_one(cls, held[j]);
+    }
+    cr_assert_null(sm_g_central[shard][cls].used, "the pool emptied");
+}
+
 /* Is pool in the shard's used list of cls, and at which position? -1: no. */
 static int used_position(unsigned shard, unsigned cls, const sm_pool_t *pool)
 {
