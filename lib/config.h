@@ -63,6 +63,10 @@
  * slower per operation than 1 (lock and cache-line traffic). */
 #define SM_SHARDS 4
 
+/* Caches of exited threads kept for the next threads to adopt (heap.c),
+ * each at most a whole thread cache, for at most a release delay. */
+#define SM_LEGACY_SLOTS 4
+
 /* Batches parked per class and shard in the transfer cache (transfer.h). */
 #define SM_TRANSFER_SLOTS 2
 

@@ -22,6 +22,12 @@ static sm_lock_t *large_cache_lock(unsigned i)
     return sm_large_cache_lock();
 }
 
+static sm_lock_t *legacy_lock(unsigned i)
+{
+    (void)i;
+    return sm_heap_legacy_lock();
+}
+
 static sm_lock_t *registry_lock(unsigned i)
 {
     (void)i;
@@ -57,6 +63,7 @@ static const struct lock_range {
 } lock_table[] = {
     {1, large_cache_lock}, /* held while a first use attaches the heap */
     {1, registry_lock},
+    {1, legacy_lock},
     {SM_SHARDS * SM_NCLASSES, transfer_lock},
     {SM_SHARDS * SM_NCLASSES, class_lock},
     {SM_SHARDS, arena_lock},

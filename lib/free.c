@@ -7,6 +7,7 @@
 #include "error.h"
 #include "free.h"
 #include "large_cache.h"
+#include "os.h"
 
 /* malloc+free pair of a 32-byte block: see the README ("Fast path cost")
  * for the callgrind count and the command that measures it. */
@@ -70,5 +71,6 @@ sm_public size_t smalloc_usable_size(void *p)
 sm_public void smalloc_collect(void)
 {
     sm_large_cache_flush(false);
+    sm_large_cache_release(sm_os_now_ms(), 0); /* and those exited threads left */
     sm_heap_collect();
 }

@@ -161,7 +161,168 @@ static unsigned batch_blocks(unsigned cls)
     return bin_capacity(cls) / 2;
 }
 
-/* Bins empty with their full capacity, and registered. */
+/* ---- caches left by exited threads ------------------------------------ *
+ *
+ * A thread that exits leaves its bins, as they are, in one of
+ * SM_LEGACY_SLOTS legacies, and the next thread to start adopts the most
+ * recent one instead of starting empty: a program that runs short-lived
+ * threads (a server's workers, a thread pool that shrinks and grows) moves
+ * the cached blocks from each thread to the next with two copies of the
+ * bins, instead of returning every block to its pool at exit and carving
+ * it again, pool by pool and page fault by page fault, in the next thread
+ * (bench/driver -w thread_churn). A legacy nobody adopts within a release
+ * delay goes back to the pools (sm_heap_release_legacies, release.h), and
+ * smalloc_collect() gives them all back. When every slot is taken, the
+ * exiting thread's cache goes to the pools as before.
+ *
+ * The slots are static; legacies.lock guards them and is taken alone. */
+enum legacy_state { LEGACY_FREE, LEGACY_HELD, LEGACY_RETURNING };
+
+/* RETURNING: its blocks are on their way to the pools, by a release; they
+ * still count as cached for the statistics until they are all back. */
+typedef struct legacy {
+    sm_block_t *head[SM_NCLASSES + 1];
+    int8_t room[SM_NCLASSES + 1];
+    unsigned shard;
+    uint64_t left_ms;  /* sm_os_now_ms() when its thread exited */
+    uint8_t state;     /* enum legacy_state */
+} legacy_t;
+
+static struct {
+    sm_lock_t lock;
+    _Atomic unsigned nheld; /* peeked at without the lock */
+    legacy_t slot[SM_LEGACY_SLOTS];
+} legacies = {.lock = SM_LOCK_INITIALIZER};
+
+#ifdef SMALLOC_TESTING
+unsigned sm_heap_legacy_slots = SM_LEGACY_SLOTS;
+#define LEGACY_SLOTS sm_heap_legacy_slots
+#else
+#define LEGACY_SLOTS SM_LEGACY_SLOTS
+#endif
+
+static bool bins_empty(const sm_block_t *const *head)
+{
+    for (unsigned cls = 1; cls <= SM_NCLASSES; cls++)
+        if (head[cls] != NULL)
+            return false;
+    return true;
+}
+
+/* Move h's bins into a free legacy slot; false when none is free. */
+static bool legacy_leave(sm_heap_t *h)
+{
+    bool left = false;
+    uint64_t now = sm_os_now_ms();
+    sm_lock(&legacies.lock);
+    for (unsigned i = 0; i < LEGACY_SLOTS && !left; i++) {
+        legacy_t *l = &legacies.slot[i];
+        if (l->state != LEGACY_FREE)
+            continue;
+        for (unsigned cls = 1; cls <= SM_NCLASSES; cls++) {
+            l->head[cls] = h->head[cls];
+            l->room[cls] = h->room[cls];
+            h->head[cls] = NULL;
+            h->room[cls] = (int8_t)bin_capacity(cls);
+        }
+        l->shard = h->shard;
+        l->left_ms = now;
+        l->state = LEGACY_HELD;
+        atomic_store_explicit(&legacies.nheld, atomic_load_explicit(&legacies.nheld, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
+        left = true;
+    }
+    sm_unlock(&legacies.lock);
+    return left;
+}
+
+/* Give h, a new heap, the most recent legacy's bins and shard; false when
+ * there is none. */
+static bool legacy_adopt(sm_heap_t *h)
+{
+    if (atomic_load_explicit(&legacies.nheld, memory_order_relaxed) == 0)
+        return false;
+    legacy_t *newest = NULL;
+    sm_lock(&legacies.lock);
+    for (unsigned i = 0; i < SM_LEGACY_SLOTS; i++) {
+        legacy_t *l = &legacies.slot[i];
+        if (l->state == LEGACY_HELD && (newest == NULL || l->left_ms > newest->left_ms))
+            newest = l;
+    }
+    if (newest != NULL) {
+        for (unsigned cls = 1; cls <= SM_NCLASSES; cls++) {
+            h->head[cls] = newest->head[cls];
+            h->room[cls] = newest->room[cls];
+        }
+        h->shard = newest->shard;
+        newest->state = LEGACY_FREE;
+        atomic_store_explicit(&legacies.nheld, atomic_load_explicit(&legacies.nheld, memory_order_relaxed) - 1,
+                              memory_order_relaxed);
+    }
+    sm_unlock(&legacies.lock);
+    return newest != NULL;
+}
+
+/* Give back to the pools every legacy left at least delay_ms before now
+ * (all with delay_ms 0); how many. */
+static unsigned legacy_release(uint64_t now, uint64_t delay_ms)
+{
+    legacy_t *out[SM_LEGACY_SLOTS];
+    unsigned n = 0;
+    sm_lock(&legacies.lock);
+    for (unsigned i = 0; i < SM_LEGACY_SLOTS; i++) {
+        legacy_t *l = &legacies.slot[i];
+        if (l->state == LEGACY_HELD && now - l->left_ms >= delay_ms) {
+            l->state = LEGACY_RETURNING;
+            out[n++] = l;
+        }
+    }
+    sm_unlock(&legacies.lock);
+    /* A RETURNING slot is this thread's alone: nobody adopts or reuses it. */
+    for (unsigned i = 0; i < n; i++)
+        for (unsigned cls = 1; cls <= SM_NCLASSES; cls++)
+            if (out[i]->head[cls] != NULL)
+                sm_pool_free_batch(cls, out[i]->head[cls], "free");
+    sm_lock(&legacies.lock);
+    for (unsigned i = 0; i < n; i++) {
+        out[i]->state = LEGACY_FREE;
+        atomic_store_explicit(&legacies.nheld,
+                              atomic_load_explicit(&legacies.nheld, memory_order_relaxed) - 1,
+                              memory_order_relaxed);
+    }
+    sm_unlock(&legacies.lock);
+    return n;
+}
+
+void sm_heap_release_legacies(uint64_t now_ms, uint64_t delay_ms)
+{
+    if (atomic_load_explicit(&legacies.nheld, memory_order_relaxed) != 0)
+        legacy_release(now_ms, delay_ms);
+}
+
+bool sm_heap_has_legacies(void)
+{
+    return atomic_load_explicit(&legacies.nheld, memory_order_relaxed) != 0;
+}
+
+sm_lock_t *sm_heap_legacy_lock(void)
+{
+    return &legacies.lock;
+}
+
+/* Blocks of class cls in legacies (statistics). */
+static size_t legacy_cached_blocks(unsigned cls)
+{
+    size_t n = 0;
+    sm_lock(&legacies.lock);
+    for (unsigned i = 0; i < SM_LEGACY_SLOTS; i++)
+        if (legacies.slot[i].state != LEGACY_FREE)
+            n += bin_capacity(cls) - (unsigned)legacies.slot[i].room[cls];
+    sm_unlock(&legacies.lock);
+    return n;
+}
+
+/* Bins empty with their full capacity, or a legacy's; registered. */
 static void heap_start(sm_heap_t *h)
 {
     for (unsigned cls = 1; cls <= SM_NCLASSES; cls++) {
@@ -170,10 +331,12 @@ static void heap_start(sm_heap_t *h)
     }
     h->fallback_calls = h->fallback_bytes = 0;
     h->exit_calls = 0;
+    bool adopted = !sm_opt.debug && legacy_adopt(h);
     sm_lock(&heaps.lock);
     /* Round-robin over the shards; the first heap (usually the main
-     * thread's) gets shard 0. */
-    h->shard = heaps.nassigned++ % SM_SHARDS;
+     * thread's) gets shard 0. An adopted cache brings its own. */
+    if (!adopted)
+        h->shard = heaps.nassigned++ % SM_SHARDS;
     h->slot = slot_claim(h);
     h->state = SM_HEAP_LIVE;
     sm_unlock(&heaps.lock);
@@ -258,17 +421,15 @@ static void heap_thread_exit(void *arg)
     if (h->state != SM_HEAP_LIVE)
         return;
     sm_large_cache_flush(true);
-    heap_flush_all(h);
+    if (bins_empty((const sm_block_t *const *)h->head) || !legacy_leave(h))
+        heap_flush_all(h);
     if (++h->exit_calls < PTHREAD_DESTRUCTOR_ITERATIONS && pthread_setspecific(heaps.key, h) == 0)
         return;
     heap_retire(h);
-    /* Batches parked in the transfer cache would otherwise pin their pools,
-     * and whole arenas with them, once the threads that could take them
-     * have gone (issue #6: a program that frees everything gets its memory
-     * back). Other threads lose their parked batches too, which costs them
-     * a refill from the pools; thread exits are rare. */
-    transfer_drain("free");
-    sm_release_poke(); /* the pools this emptied wait for release */
+    /* Parked batches and the legacy go back to the pools a release delay
+     * after they were last used (release.h), even when no thread is left
+     * to take them. */
+    sm_release_poke();
 }
 
 int sm_heap_init(void)
@@ -331,6 +492,11 @@ void *sm_heap_alloc_slow(size_t n, size_t cls_index)
         /* Refill with one batch (half a bin): a parked one if there is one,
          * else from the pools. Keep one block for the caller. */
         heap_release_tick(h);
+        /* The tick may have started the release thread, and pthread_create
+         * may have allocated, refilling this very bin. */
+        b = h->head[cls];
+    }
+    if (b == NULL) {
         unsigned got = batch_blocks(cls);
         b = sm_transfer_take(h->shard, cls);
         if (b == NULL)
@@ -417,13 +583,14 @@ void sm_heap_collect(void)
 {
     if (sm_heap.state == SM_HEAP_LIVE)
         heap_flush_all(&sm_heap);
+    legacy_release(sm_os_now_ms(), 0);
     transfer_drain("smalloc_collect");
     sm_arena_release_all(); /* and the pages of every free pool (arena.h) */
 }
 
 size_t sm_heap_cached_blocks(unsigned cls)
 {
-    size_t n = sm_transfer_parked_blocks(cls, batch_blocks(cls));
+    size_t n = sm_transfer_parked_blocks(cls, batch_blocks(cls)) + legacy_cached_blocks(cls);
     sm_heap_t *h;
     sm_lock(&heaps.lock);
     for_each_live_heap(c, i, h)

@@ -47,6 +47,7 @@
 #ifndef SM_HEAP_H
 #define SM_HEAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -161,6 +162,18 @@ sm_hidden int sm_heap_init(void);
 
 /* The registry lock, for the lock table (fork.h). */
 sm_hidden sm_lock_t *sm_heap_registry_lock(void);
+
+/* Caches left by exited threads for the next thread to adopt (heap.c):
+ * those left at least delay_ms before now_ms go back to the pools (a
+ * release round, release.h); an unlocked peek; their lock (fork.c). */
+sm_hidden void sm_heap_release_legacies(uint64_t now_ms, uint64_t delay_ms);
+sm_hidden bool sm_heap_has_legacies(void);
+sm_hidden sm_lock_t *sm_heap_legacy_lock(void);
+#ifdef SMALLOC_TESTING
+/* Test hook: how many legacy slots an exiting thread may use (0: its
+ * cache always goes to the pools at exit). */
+extern sm_hidden unsigned sm_heap_legacy_slots;
+#endif
 
 /* Fork child: the other threads' caches go back to the pools. pre: every
  * lock re-created (sm_fork_child). */

@@ -4,9 +4,12 @@
  * header, malloc and free through the cache.
  */
 #include <errno.h>
+#include <link.h>
+#include <string.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "error.h"
 #include "fallback.h"
 #include "freelist.h"
@@ -43,6 +46,7 @@ typedef struct sm_large_cache {
     _Atomic size_t blocks;
     _Atomic size_t hits;   /* requests served, over the record's life */
     bool live;             /* owned by a thread (else on the free list) */
+    uint64_t left_ms;      /* on the free list since (sm_os_now_ms) */
     struct sm_large_cache *all_next, *free_next;
 } sm_large_cache_t;
 
@@ -69,8 +73,11 @@ static struct {
 static struct {
     sm_lock_t lock;          /* guards the lists and the first check */
     sm_large_cache_t *all;   /* every record ever made (never unmapped) */
-    sm_large_cache_t *free;  /* records of exited threads */
+    sm_large_cache_t *free;  /* records of exited threads, the latest first */
+    unsigned nleft;          /* free records that still hold blocks */
+    _Atomic unsigned nfree_held; /* nleft, for an unlocked peek */
     _Atomic int header_ok;   /* 0 not checked yet, 1 usable, -1 off */
+    bool tables_filled;
 } records = {.lock = SM_LOCK_INITIALIZER};
 
 /* ---- classes ------------------------------------------------------------ */
@@ -145,6 +152,27 @@ static size_t chunk_usable(const void *p)
     return chunk - sizeof(size_t);
 }
 
+static int find_malloc_tool(struct dl_phdr_info *info, size_t size, void *found)
+{
+    (void)size;
+    const char *name = info->dlpi_name;
+    if (name != NULL && strstr(name, "vgpreload_") != NULL && strstr(name, "vgpreload_core") == NULL)
+        *(bool *)found = true;
+    return 0;
+}
+
+/* Under valgrind, is the tool one that replaces malloc (memcheck, massif,
+ * helgrind, drd, dhat: they load a vgpreload_<tool> object), rather than
+ * one that watches glibc's own (callgrind, cachegrind)? */
+static bool malloc_replaced_by_valgrind(void)
+{
+    if (!sm_running_on_valgrind())
+        return false;
+    bool found = false;
+    dl_iterate_phdr(find_malloc_tool, &found);
+    return found;
+}
+
 /* Does the word before a block of glibc's say its size, as glibc's own
  * malloc_usable_size does? Not under valgrind, whose malloc replaces
  * __libc_malloc, nor behind another allocator. */
@@ -153,7 +181,7 @@ static bool header_check(void)
 #ifndef SMALLOC_OVERRIDE
     return false; /* the system malloc is whatever the process has: not known to be glibc's */
 #endif
-    if (SM_TRACK_VALGRIND || sm_running_on_valgrind())
+    if (SM_TRACK_VALGRIND || malloc_replaced_by_valgrind())
         return false; /* Memcheck's malloc: no such header, and reading it is an error */
     static const size_t sizes[] = {600, 1500, 9000};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
@@ -174,9 +202,13 @@ static bool header_check(void)
 static sm_large_cache_t *record_take(void)
 {
     sm_lock(&records.lock);
-    sm_large_cache_t *c = records.free;
-    if (c != NULL)
+    sm_large_cache_t *c = records.free; /* the most recent: its blocks come along */
+    if (c != NULL) {
         records.free = c->free_next;
+        if (atomic_load_explicit(&c->blocks, memory_order_relaxed) > 0)
+            records.nleft--;
+        atomic_store_explicit(&records.nfree_held, records.nleft, memory_order_relaxed);
+    }
     sm_unlock(&records.lock);
     if (c == NULL) {
         c = sm_os_map((sizeof *c + 4095) & ~(size_t)4095);
@@ -206,14 +238,16 @@ static sm_noinline sm_large_cache_t *cache_attach(void)
     creating = true;
     int ok = atomic_load_explicit(&records.header_ok, memory_order_acquire);
     if (ok == 0) {
+        /* Outside the lock: the check calls into glibc and the loader. Two
+         * threads may both check; both fill the same tables first. */
         sm_lock(&records.lock);
-        ok = atomic_load_explicit(&records.header_ok, memory_order_relaxed);
-        if (ok == 0) {
+        if (!records.tables_filled) {
             table_fill();
-            ok = cache_bytes > 0 && header_check() ? 1 : -1;
-            atomic_store_explicit(&records.header_ok, ok, memory_order_release);
+            records.tables_filled = true;
         }
         sm_unlock(&records.lock);
+        ok = cache_bytes > 0 && header_check() ? 1 : -1;
+        atomic_store_explicit(&records.header_ok, ok, memory_order_release);
     }
     sm_large_cache_t *c = ok > 0 ? record_take() : NULL;
     creating = false;
@@ -289,14 +323,10 @@ bool sm_large_cache_free(void *p)
     return true;
 }
 
-void sm_large_cache_flush(bool exiting)
+/* Every block of c back to glibc. pre: c is the caller's, or off every
+ * list (taken out under the lock). */
+static void record_flush(sm_large_cache_t *c)
 {
-    sm_large_cache_t *c = my_cache;
-    if (c == NULL || c == DEAD) {
-        if (exiting)
-            my_cache = DEAD;
-        return;
-    }
     for (unsigned k = 0; k < NCLASSES; k++) {
         cache_block_t *b = c->head[k];
         c->head[k] = NULL;
@@ -310,14 +340,75 @@ void sm_large_cache_flush(bool exiting)
     }
     atomic_store_explicit(&c->blocks, 0, memory_order_relaxed);
     atomic_store_explicit(&c->bytes, 0, memory_order_relaxed);
-    if (!exiting)
+}
+
+/* A thread that exits leaves its cache, blocks and all, at the front of
+ * the free records, for the next thread to start with (at most
+ * SM_LEGACY_SLOTS of them hold blocks, as the thread caches' legacies,
+ * heap.c); one left unused for a release delay is flushed by a release
+ * round (sm_large_cache_release). */
+void sm_large_cache_flush(bool exiting)
+{
+    sm_large_cache_t *c = my_cache;
+    if (c == NULL || c == DEAD) {
+        if (exiting)
+            my_cache = DEAD;
         return;
+    }
+    if (!exiting) {
+        record_flush(c);
+        return;
+    }
     my_cache = DEAD;
     sm_lock(&records.lock);
+    bool keep = atomic_load_explicit(&c->blocks, memory_order_relaxed) > 0 &&
+                records.nleft < SM_LEGACY_SLOTS;
+    sm_unlock(&records.lock);
+    if (!keep)
+        record_flush(c);
+    sm_lock(&records.lock);
     c->live = false;
+    c->left_ms = sm_os_now_ms();
+    if (keep)
+        records.nleft++;
     c->free_next = records.free;
     records.free = c;
+    atomic_store_explicit(&records.nfree_held, records.nleft, memory_order_relaxed);
     sm_unlock(&records.lock);
+}
+
+void sm_large_cache_release(uint64_t now_ms, uint64_t delay_ms)
+{
+    if (atomic_load_explicit(&records.nfree_held, memory_order_relaxed) == 0)
+        return;
+    sm_large_cache_t *old[SM_LEGACY_SLOTS];
+    unsigned n = 0;
+    sm_lock(&records.lock);
+    for (sm_large_cache_t **link = &records.free; *link != NULL && n < SM_LEGACY_SLOTS;) {
+        sm_large_cache_t *c = *link;
+        if (atomic_load_explicit(&c->blocks, memory_order_relaxed) > 0 && now_ms - c->left_ms >= delay_ms) {
+            *link = c->free_next; /* off the list while its blocks go back */
+            old[n++] = c;
+            records.nleft--;
+        } else {
+            link = &c->free_next;
+        }
+    }
+    atomic_store_explicit(&records.nfree_held, records.nleft, memory_order_relaxed);
+    sm_unlock(&records.lock);
+    for (unsigned i = 0; i < n; i++)
+        record_flush(old[i]);
+    sm_lock(&records.lock);
+    for (unsigned i = 0; i < n; i++) {
+        old[i]->free_next = records.free;
+        records.free = old[i];
+    }
+    sm_unlock(&records.lock);
+}
+
+bool sm_large_cache_has_left(void)
+{
+    return atomic_load_explicit(&records.nfree_held, memory_order_relaxed) != 0;
 }
 
 sm_lock_t *sm_large_cache_lock(void)

@@ -45,8 +45,10 @@
  * Bounds: a thread caches at most SMALLOC_LARGE_CACHE bytes (default
  * SM_LARGE_CACHE_BYTES, 128 KiB; 0 turns the cache off), and at most a
  * quarter of that, and at least 4 blocks, per class; beyond them a free
- * goes to glibc. A cache is flushed to glibc when its
- * thread exits and on smalloc_collect() (the calling thread's).
+ * goes to glibc. A cache is flushed to glibc by smalloc_collect() (the
+ * calling thread's); a thread that exits leaves it to the next thread to
+ * start (at most SM_LEGACY_SLOTS such caches wait, for at most a release
+ * delay, release.h).
  *
  * Each thread's cache lives in memory of libsmalloc's own (a slab of
  * mmap'ed records, recycled when threads exit), reached through one TLS
@@ -57,6 +59,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "compiler.h"
 #include "lock.h"
@@ -77,6 +80,11 @@ sm_hidden bool sm_large_cache_free(void *p);
 /* Give the calling thread's cached blocks back to glibc; with exiting, the
  * thread keeps no cache from now on. */
 sm_hidden void sm_large_cache_flush(bool exiting);
+
+/* A release round (release.h): caches left by exited threads at least
+ * delay_ms before now_ms go back to glibc; an unlocked peek for them. */
+sm_hidden void sm_large_cache_release(uint64_t now_ms, uint64_t delay_ms);
+sm_hidden bool sm_large_cache_has_left(void);
 
 /* The lock of the registry of per-thread records (the fork lock table). */
 sm_hidden sm_lock_t *sm_large_cache_lock(void);

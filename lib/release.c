@@ -51,6 +51,8 @@
 #include "lock.h"
 #include "options.h"
 #include "os.h"
+#include "heap.h"
+#include "large_cache.h"
 #include "release.h"
 #include "transfer.h"
 
@@ -79,13 +81,16 @@ static int state_now(void)
 static void release_round(uint64_t now)
 {
     uint64_t delay = sm_opt.release_delay_ms;
+    sm_heap_release_legacies(now, delay);
+    sm_large_cache_release(now, delay);
     sm_transfer_release_unused(now, delay);
     sm_arena_release_unused(now, delay);
 }
 
 static bool something_waits(void)
 {
-    return sm_arena_has_dirty() || sm_transfer_has_parked();
+    return sm_arena_has_dirty() || sm_transfer_has_parked() || sm_heap_has_legacies() ||
+           sm_large_cache_has_left();
 }
 
 /* Without the thread: a round when the interval has passed since the last

@@ -74,15 +74,32 @@ static void *churn_and_exit(void *arg)
     return NULL;
 }
 
-Test(large_cache, a_thread_exit_empties_its_cache)
+static void *malloc_2000(void *arg)
+{
+    *(void **)arg = malloc(2000);
+    return NULL;
+}
+
+/* An exiting thread leaves its cache to the next thread to start, which
+ * reuses its blocks; smalloc_collect() gives back what is left. */
+Test(large_cache, a_thread_exit_leaves_its_cache_to_the_next_thread)
 {
     smalloc_collect();
     size_t before = snapshot().large_cache_blocks;
     pthread_t t;
     cr_assert_eq(pthread_create(&t, NULL, churn_and_exit, NULL), 0);
     pthread_join(t, NULL);
-    size_t after = snapshot().large_cache_blocks;
-    cr_assert_eq(after, before, "blocks cached %zu -> %zu across a thread that exited", before, after);
+    size_t left = snapshot().large_cache_blocks;
+    cr_assert_eq(left, before + 10, "blocks cached %zu -> %zu across a thread that exited", before, left);
+    size_t hits = snapshot().large_cache_hits;
+    void *p = NULL;
+    cr_assert_eq(pthread_create(&t, NULL, malloc_2000, &p), 0);
+    pthread_join(t, NULL);
+    cr_assert_eq(snapshot().large_cache_hits, hits + 1, "the next thread did not reuse a left block");
+    free(p);
+    smalloc_collect();
+    cr_assert_eq(snapshot().large_cache_blocks, 0, "after smalloc_collect: %zu blocks cached",
+                 snapshot().large_cache_blocks);
 }
 
 /* calloc of a block the cache handed out before is zeroed like any other. */

@@ -224,11 +224,13 @@ Test(memory_return, pinned_arenas_release_their_free_pools)
     smalloc_collect();
     size_t rss_collected = statm_resident_bytes() - table_bytes;
     /* The pins are freed by a thread that then exits, so they do not stay
-     * in the main thread's cache. */
+     * in the main thread's cache; the cache it leaves for the next thread
+     * goes back with smalloc_collect(). */
     struct unpin u = {blocks, npinned};
     pthread_t tid;
     cr_assert_eq(pthread_create(&tid, NULL, unpin_main, &u), 0);
     pthread_join(tid, NULL);
+    smalloc_collect(); /* the thread left its cache for the next thread */
     munmap(blocks, table_bytes);
     smalloc_stats_get(&after);
     size_t rss_after = statm_resident_bytes();

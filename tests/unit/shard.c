@@ -8,6 +8,7 @@
 #include "arena.h"
 #include "heap.h"
 #include "init.h"
+#include "os.h"
 #include "pool.h"
 #include "transfer.h"
 #include "shard.h"
@@ -73,10 +74,21 @@ static void *pinned_main(void *arg)
     return NULL;
 }
 
+/* The caches exited threads left for the next thread (heap.c), and the
+ * batches parked between threads, go back to the pools, so that the next
+ * thread starts empty and counts are exact. */
+void release_legacies(void)
+{
+    sm_heap_release_legacies(sm_os_now_ms(), 0);
+    sm_transfer_release_unused(sm_os_now_ms(), 0);
+}
+
 void clean_shard_run(unsigned shard, void (*fn)(void *), void *arg)
 {
     struct pinned p = {shard, fn, arg};
     pthread_t t;
+    release_legacies();
     cr_assert_eq(pthread_create(&t, NULL, pinned_main, &p), 0, "pthread_create");
     cr_assert_eq(pthread_join(t, NULL), 0, "pthread_join");
+    release_legacies();
 }

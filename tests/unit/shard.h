@@ -25,4 +25,8 @@ void clean_shard_run(unsigned shard, void (*fn)(void *), void *arg);
 /* Number of arenas of the shard (its "all" list), read under its lock. */
 unsigned shard_arena_count(unsigned shard);
 
+/* Give the caches of exited threads, and every parked batch, back to the
+ * pools now. */
+void release_legacies(void);
+
 #endif

@@ -26,6 +26,7 @@
 #include "arena_map.h"
 #include "fork.h"
 #include "heap.h"
+#include "os.h"
 #include "pool.h"
 #include "size_class.h"
 #include "support.h"
@@ -273,6 +274,7 @@ Test(heap, fork_child_returns_other_threads_caches)
     pthread_cond_broadcast(&f.cond);
     pthread_mutex_unlock(&f.lock);
     cr_assert_eq(pthread_join(t, NULL), 0, "pthread_join");
+    release_legacies();
     cr_assert_eq(f.pool->nused, 0, "after the thread's exit its pool is empty (nused %u)", f.pool->nused);
 }
 
@@ -391,6 +393,7 @@ static unsigned nused_locked(unsigned shard, unsigned cls, const sm_pool_t *pool
 Test(heap, fork_during_an_exit_flush_frees_nothing_twice)
 {
     struct midflush m = {.cls = 11};
+    sm_heap_legacy_slots = 0; /* the exiting thread flushes its own cache */
     m.s1 = clean_shard();
     m.s2 = clean_shard_except(m.s1);
     unsigned batch = capacity(m.cls) / 2;
@@ -432,4 +435,58 @@ Test(heap, fork_during_an_exit_flush_frees_nothing_twice)
     /* In the parent the flush completed: both pools are empty again. */
     cr_assert_eq(m.p1->nused, 0, "s1 pool nused %u after the exit", m.p1->nused);
     cr_assert_eq(m.p2->nused, 0, "s2 pool nused %u after the exit", m.p2->nused);
+    sm_heap_legacy_slots = SM_LEGACY_SLOTS;
+}
+
+/* An exiting thread leaves its bins to the next thread to start, which
+ * adopts them (blocks, room and shard) instead of starting empty; nobody
+ * adopting them within a release delay, they go back to the pools. */
+struct legacy_run {
+    unsigned cls;
+    void *freed[8];
+    unsigned cached_at_start; /* the next thread's bin on its first call */
+    void *got;
+};
+
+static void *leave_thread(void *arg)
+{
+    struct legacy_run *r = arg;
+    for (unsigned i = 0; i < 8; i++)
+        r->freed[i] = smalloc_malloc(sm_class_size(r->cls));
+    for (unsigned i = 0; i < 8; i++)
+        smalloc_free(r->freed[i]);
+    return NULL;
+}
+
+static void *adopt_thread(void *arg)
+{
+    struct legacy_run *r = arg;
+    sm_heap_t *h = sm_heap_get();
+    r->cached_at_start = bin_count(h, r->cls);
+    r->got = smalloc_malloc(sm_class_size(r->cls));
+    smalloc_free(r->got);
+    return NULL;
+}
+
+Test(heap, an_exited_threads_cache_goes_to_the_next_thread)
+{
+    struct legacy_run r = {.cls = 21};
+    release_legacies();
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, leave_thread, &r), 0);
+    cr_assert_eq(pthread_join(t, NULL), 0);
+    cr_assert(sm_heap_has_legacies(), "the exited thread left no cache");
+    size_t cached = sm_heap_cached_blocks(r.cls);
+    cr_assert_geq(cached, 8, "its 8 freed blocks count as cached: %zu", cached);
+    cr_assert_eq(pthread_create(&t, NULL, adopt_thread, &r), 0);
+    cr_assert_eq(pthread_join(t, NULL), 0);
+    cr_assert_geq(r.cached_at_start, 8, "the next thread started with %u blocks", r.cached_at_start);
+    int reused = 0;
+    for (unsigned i = 0; i < 8; i++)
+        reused |= r.got == r.freed[i];
+    cr_assert(reused, "the next thread's malloc did not come from the adopted cache");
+    /* That thread left it again; a release round a delay later returns it. */
+    cr_assert(sm_heap_has_legacies());
+    sm_heap_release_legacies(sm_os_now_ms() + 10 * 1000, 1000);
+    cr_assert(!sm_heap_has_legacies(), "a cache left a delay ago is still held");
 }
