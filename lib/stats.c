@@ -27,9 +27,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <smalloc.h>
@@ -43,6 +46,7 @@
 #include "options.h"
 #include "os.h"
 #include "pool.h"
+#include "release.h"
 #include "size_class.h"
 #include "stats.h"
 
@@ -364,24 +368,58 @@ static const char *program_name(void)
     return name != NULL && *name != '\0' ? name : "?";
 }
 
-/* The whole report into r (empty when out of memory). */
-static void report_build(report_t *r, bool json)
+/* CLOCK_MONOTONIC at start-up (sm_stats_init), for "elapsed". */
+static struct timespec start_time;
+
+static double seconds_between(const struct timespec *a, const struct timespec *b)
+{
+    return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
+}
+
+/* t (CLOCK_REALTIME) as 2026-12-04T18:40:01.123Z into buf, by hand:
+ * gmtime_r may read the time zone files, which allocates. buf: 64 bytes. */
+static void format_utc(const struct timespec *t, char *buf)
+{
+    long long days = t->tv_sec / 86400, secs = t->tv_sec % 86400;
+    /* Civil date from days since 1970-01-01 (H. Hinnant's algorithm). */
+    long long z = days + 719468, era = z / 146097;
+    long long doe = z - era * 146097;
+    long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+    long long day = doy - (153 * mp + 2) / 5 + 1, month = mp < 10 ? mp + 3 : mp - 9;
+    long long year = yoe + era * 400 + (month <= 2);
+    snprintf(buf, 64, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%03ldZ", year, month, day,
+                secs / 3600, secs / 60 % 60, secs % 60, t->tv_nsec / 1000000);
+}
+
+/* The whole report into r (empty when out of memory); reason: "exit",
+ * "interval" or "signal". */
+static void report_build(report_t *r, bool json, const char *reason)
 {
     struct smalloc_stats s;
+    struct timespec wall, mono;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    clock_gettime(CLOCK_MONOTONIC, &mono);
     stats_snapshot(&s);
+    double elapsed = seconds_between(&start_time, &mono);
     emitter_t e = {.r = r, .json = json, .first = true, .group = NULL, .mapped = s.bytes_mapped};
     if (json) {
         put(r, "{\"version\":\"%s\",\"debug\":%s,\"program\":", smalloc_version(),
             sm_opt.debug ? "true" : "false");
         put_json_string(r, program_name());
+        put(r, ",\"reason\":\"%s\",\"time\":%lld.%03ld,\"elapsed\":%.3f", reason,
+            (long long)wall.tv_sec, wall.tv_nsec / 1000000, elapsed);
         e.first = false;
         emit_options(&e);
     } else {
+        char utc[64];
+        format_utc(&wall, utc);
         /* The first line is exactly this: scripts look for it. */
         put(r, "libsmalloc %s statistics\n", smalloc_version());
         put(r, "pid %d (%s)%s\n", (int)getpid(), program_name(),
             sm_opt.debug ? ", debug mode (SMALLOC_DEBUG=1)" : "");
         emit_options(&e);
+        put(r, "report %s, at %s, %.3f s after start-up\n", reason, utc, elapsed);
         emit_classes(&e, &s);
     }
 #define SM_STATS_EMIT(field, group, label, unit, doc) \
@@ -400,7 +438,7 @@ static void report_build(report_t *r, bool json)
 static void print_report(FILE *f, bool json)
 {
     report_t r = {0};
-    report_build(&r, json);
+    report_build(&r, json, "call");
     if (r.len > 0)
         fwrite(r.buf, 1, r.len, f);
     fflush(f);
@@ -420,12 +458,6 @@ sm_public void smalloc_stats_print_json(FILE *f)
 /* ---- exit report and verbose lines ------------------------------------ */
 
 static int saved_stderr = -1; /* a duplicate of fd 2 made at start-up */
-
-void sm_stats_init(void)
-{
-    if (sm_opt.stats != SM_FORMAT_OFF)
-        saved_stderr = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 10);
-}
 
 /* stderr, or its duplicate if the program closed its own; -1 if neither. */
 static int report_stderr(void)
@@ -465,12 +497,10 @@ static int open_stats_file(int err_fd)
     return fd;
 }
 
-/* At exit, with SMALLOC_STATS set: the table or the JSON, to stderr or
+/* With SMALLOC_STATS set: the table or the JSON, to stderr or
  * SMALLOC_STATS_FILE, in one write. */
-__attribute__((destructor)) static void stats_at_exit(void)
+static void write_report(const char *reason)
 {
-    if (sm_opt.stats == SM_FORMAT_OFF)
-        return;
     int saved = errno;
     int err_fd = report_stderr(), fd = err_fd;
     if (sm_opt.stats_file != NULL) {
@@ -480,13 +510,150 @@ __attribute__((destructor)) static void stats_at_exit(void)
     }
     if (fd >= 0) {
         report_t r = {0};
-        report_build(&r, sm_opt.stats == SM_FORMAT_JSON);
+        report_build(&r, sm_opt.stats == SM_FORMAT_JSON, reason);
         sm_os_write(fd, r.buf, r.len);
         report_release(&r);
         if (fd != err_fd)
             close(fd);
     }
     errno = saved;
+}
+
+__attribute__((destructor)) static void stats_at_exit(void)
+{
+    if (sm_opt.stats != SM_FORMAT_OFF)
+        write_report("exit");
+}
+
+/* ---- running reports: SMALLOC_STATS_INTERVAL and SMALLOC_STATS_SIGNAL --
+ *
+ * The background thread (release.c) writes them, as a job it runs every
+ * interval and on request; the signal handler only requests (an atomic
+ * store and sem_post, both async-signal-safe; errno kept), so it takes no
+ * lock and allocates nothing whatever the interrupted code held. Policy
+ * for the signal: libsmalloc takes it at start-up only when its action is
+ * the default one (an inherited SIG_IGN, as nohup's, or a handler already
+ * there are left alone, with a warning), and does not chain: a program
+ * that installs its own handler later replaces libsmalloc's and keeps its
+ * own behaviour (tests/debug/running_reports.sh). Signals whose default
+ * action is the program's death by its own fault (SEGV, BUS, FPE, ILL,
+ * TRAP, SYS, ABRT, which sm_fatal raises) and KILL/STOP are refused. */
+
+static int stats_signal; /* 0: none */
+
+static void running_report(enum sm_release_job_why why)
+{
+    write_report(why == SM_RELEASE_JOB_INTERVAL ? "interval" : "signal");
+}
+
+static void on_stats_signal(int sig)
+{
+    (void)sig;
+    sm_release_job_request(); /* keeps errno */
+}
+
+/* USR1, SIGUSR1, 10, RTMIN+2, RTMAX-1 -> the number; 0 when not one. */
+static int parse_signal(const char *v)
+{
+    if (strncasecmp(v, "SIG", 3) == 0)
+        v += 3;
+    int sig = 0;
+    if (*v >= '0' && *v <= '9') {
+        for (; *v >= '0' && *v <= '9' && sig < NSIG; v++)
+            sig = sig * 10 + (*v - '0');
+        return *v == '\0' && sig < NSIG ? sig : 0;
+    }
+    if (strncasecmp(v, "RTMIN", 5) == 0 || strncasecmp(v, "RTMAX", 5) == 0) {
+        bool min = strncasecmp(v, "RTMIN", 5) == 0;
+        int base = min ? SIGRTMIN : SIGRTMAX, off = 0;
+        v += 5;
+        if (*v == (min ? '+' : '-'))
+            for (v++; *v >= '0' && *v <= '9' && off < NSIG; v++)
+                off = off * 10 + (*v - '0');
+        sig = min ? base + off : base - off;
+        return *v == '\0' && sig >= SIGRTMIN && sig <= SIGRTMAX ? sig : 0;
+    }
+    for (int i = 1; i < SIGRTMIN; i++) {
+        const char *name = sigabbrev_np(i);
+        if (name != NULL && strcasecmp(name, v) == 0)
+            return i;
+    }
+    return 0;
+}
+
+static bool signal_refused(int sig)
+{
+    switch (sig) {
+    case SIGKILL: case SIGSTOP: case SIGSEGV: case SIGBUS: case SIGFPE:
+    case SIGILL: case SIGTRAP: case SIGSYS: case SIGABRT:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* The handler, when the signal still has its default action. */
+static void install_signal(int sig)
+{
+    struct sigaction old, sa;
+    if (sigaction(sig, NULL, &old) != 0)
+        return;
+    if ((old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL) {
+        sm_warn("SMALLOC_STATS_SIGNAL=%s: the signal is %s already; libsmalloc leaves it, and "
+                "writes no report on it", sm_opt.stats_signal,
+                !(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_IGN ? "ignored" : "handled");
+        return;
+    }
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stats_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(sig, &sa, NULL) == 0)
+        stats_signal = sig;
+}
+
+void sm_stats_init(void)
+{
+    clock_gettime(CLOCK_MONOTONIC, &start_time);
+    int sig = 0;
+    if (sm_opt.stats_signal != NULL) {
+        sig = parse_signal(sm_opt.stats_signal);
+        if (sig == 0 || signal_refused(sig)) {
+            sm_warn("SMALLOC_STATS_SIGNAL=%s: %s; no report on a signal", sm_opt.stats_signal,
+                    sig == 0 ? "not a signal name or number" : "a signal libsmalloc does not take");
+            sig = 0;
+        }
+    }
+    bool running = sig != 0 || sm_opt.stats_interval != 0;
+    if (running && sm_opt.stats == SM_FORMAT_OFF)
+        sm_opt.stats = SM_FORMAT_TABLE;
+    if (sm_opt.stats != SM_FORMAT_OFF)
+        saved_stderr = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 10);
+    if (!running)
+        return;
+    if (!sm_opt.background) {
+        sm_warn("SMALLOC_STATS_INTERVAL and SMALLOC_STATS_SIGNAL need the background thread, "
+                "which SMALLOC_BACKGROUND=0 turns off: only the exit report is written");
+        return;
+    }
+    /* Seconds to ms, kept far from overflow (a year at most). */
+    size_t secs = sm_opt.stats_interval < 366u * 86400 ? sm_opt.stats_interval : 366u * 86400;
+    sm_release_set_job(running_report, (uint64_t)secs * 1000);
+    if (sig != 0)
+        install_signal(sig);
+}
+
+/* Load time, start-up DONE, no lock held and not inside the allocator:
+ * the thread starts now, so that a program that never frees (or never
+ * allocates) gets its running reports too. */
+__attribute__((constructor)) static void stats_start_running(void)
+{
+    sm_init_process();
+    if (!sm_opt.background || (sm_opt.stats_interval == 0 && stats_signal == 0))
+        return;
+    if (!sm_release_start_for_job())
+        sm_warn("SMALLOC_STATS_INTERVAL/SMALLOC_STATS_SIGNAL: the background thread could not "
+                "be started: only the exit report is written");
 }
 
 void sm_stats_arena_event(const void *arena, bool mapped)
