@@ -377,7 +377,7 @@ static double seconds_between(const struct timespec *a, const struct timespec *b
 }
 
 /* t (CLOCK_REALTIME) as 2026-12-04T18:40:01.123Z into buf, by hand:
- * gmtime_r may read the time zone files, which allocates. buf: 64 bytes. */
+ * gmtime_r may read the time zone files, which allocates. buf: 80 bytes. */
 static void format_utc(const struct timespec *t, char *buf)
 {
     long long days = t->tv_sec / 86400, secs = t->tv_sec % 86400;
@@ -388,8 +388,8 @@ static void format_utc(const struct timespec *t, char *buf)
     long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
     long long day = doy - (153 * mp + 2) / 5 + 1, month = mp < 10 ? mp + 3 : mp - 9;
     long long year = yoe + era * 400 + (month <= 2);
-    snprintf(buf, 64, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%03ldZ", year, month, day,
-                secs / 3600, secs / 60 % 60, secs % 60, t->tv_nsec / 1000000);
+    snprintf(buf, 80, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%03dZ", year, month, day,
+                secs / 3600, secs / 60 % 60, secs % 60, (int)(t->tv_nsec / 1000000 % 1000));
 }
 
 /* The whole report into r (empty when out of memory); reason: "exit",
@@ -412,7 +412,7 @@ static void report_build(report_t *r, bool json, const char *reason)
         e.first = false;
         emit_options(&e);
     } else {
-        char utc[64];
+        char utc[80];
         format_utc(&wall, utc);
         /* The first line is exactly this: scripts look for it. */
         put(r, "libsmalloc %s statistics\n", smalloc_version());
