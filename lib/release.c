@@ -5,36 +5,47 @@
  *
  *   NONE --first poke that finds something waiting--> RUNNING
  *     (or OFF: SMALLOC_BACKGROUND=0, or pthread_create refused)
- *   RUNNING: sleep I (timed wait on bg.cond), run a round; nothing waits
- *     any more --> IDLE
- *   IDLE: wait on bg.cond without a timeout (no wake-ups at all) until a
- *     poke or a parked batch finds it IDLE --> RUNNING
+ *   RUNNING: sleep I, run a round; nothing waits any more --> IDLE
+ *   IDLE: sleep with no timeout (no wake-ups at all) until a poke or a
+ *     parked batch finds it IDLE --> RUNNING
+ * With a job (sm_release_set_job: the running statistics reports), the
+ * thread starts at load time instead (sm_release_start_for_job) and its
+ * sleeps, RUNNING or IDLE, also end at the job's next time and on a job
+ * request; the job runs between rounds, without bg.lock.
+ *
+ * The thread sleeps on a semaphore (bg.wake), not a condition: the job
+ * request comes from a signal handler, and sem_post is async-signal-safe.
+ * A post wakes it at most once too often (a request while RUNNING, a
+ * signal burst): it looks at what is due, and sleeps again.
  *
  * No wake-up is lost. Whoever makes something wait (a dirty pool: its
  * shard's ndirty; a parked batch: its slot's nbatches) stores that, then
  * issues a seq_cst fence and loads the state (sm_release_poke,
  * sm_release_note_parked). The thread stores IDLE, issues a seq_cst fence
  * and looks at every ndirty and nbatches. One of the two sees the other's
- * store: either the thread stays RUNNING or the poker wakes it.
+ * store: either the thread stays RUNNING or the poker wakes it (a post
+ * made before the thread sleeps is counted, and ends that sleep at once).
  *
  * Started from a thread cache's slow path with no lock held, after
  * start-up is DONE (init.h): pthread_create may call malloc, which comes
  * back here and finds STARTING. The thread is detached, has every signal
  * blocked (so no handler of the program runs on it) and is named
  * "smalloc-release"; a program that counts its threads sees one more once
- * it has freed memory. It never allocates: a round only frees to pools and
- * releases pages.
+ * it has freed memory (or from the start, with a job). It never allocates:
+ * a round only frees to pools and releases pages, and a report is built in
+ * a buffer of its own mapping (stats.c).
  *
- * Locks: bg.lock guards the condition wait and the IDLE -> RUNNING change;
+ * Locks: bg.lock guards the IDLE <-> RUNNING changes;
  * nothing else is locked while it is held and a round runs without it, so
  * it has no place in the allocator's lock order. Fork: the child has no
  * thread; sm_release_fork_child (pthread_atfork, registered by the first
- * start) re-creates the lock and condition and sets NONE, so a child
- * starts its own thread when something waits there. Pools or batches the
+ * start) re-creates the lock and semaphore and sets NONE, so a child
+ * starts its own thread when something waits there, or with a job, on its
+ * first poke (its reports then name its own pid). Pools or batches the
  * parent's thread had in hand at that moment stay counted as in use in the
  * child (as for any thread caught half way through a flush, heap.c).
- * Exit: a destructor sets bg.exiting; the thread starts no more rounds
- * and waits for exit_group to end it (a round under way finishes: it
+ * Exit: a destructor sets bg.exiting; the thread starts no more rounds or
+ * jobs once it wakes, and waits for exit_group to end it (a round under way finishes: it
  * touches free pools and the allocator's headers only, under their locks).
  * dlclose: libsmalloc is linked -z nodelete, so the thread's code stays.
  */
