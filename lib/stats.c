@@ -592,18 +592,23 @@ static bool signal_refused(int sig)
     }
 }
 
-/* The handler, when the signal still has its default action. */
+/* Has sig still its default action? Else a warning: it is left alone. */
+static bool signal_free(int sig)
+{
+    struct sigaction old;
+    if (sigaction(sig, NULL, &old) != 0)
+        return false;
+    if (!(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_DFL)
+        return true;
+    sm_warn("SMALLOC_STATS_SIGNAL=%s: the signal is %s already; libsmalloc leaves it, and "
+            "writes no report on it", sm_opt.stats_signal,
+            !(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_IGN ? "ignored" : "handled");
+    return false;
+}
+
 static void install_signal(int sig)
 {
-    struct sigaction old, sa;
-    if (sigaction(sig, NULL, &old) != 0)
-        return;
-    if ((old.sa_flags & SA_SIGINFO) || old.sa_handler != SIG_DFL) {
-        sm_warn("SMALLOC_STATS_SIGNAL=%s: the signal is %s already; libsmalloc leaves it, and "
-                "writes no report on it", sm_opt.stats_signal,
-                !(old.sa_flags & SA_SIGINFO) && old.sa_handler == SIG_IGN ? "ignored" : "handled");
-        return;
-    }
+    struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stats_signal;
     sa.sa_flags = SA_RESTART;
@@ -636,9 +641,13 @@ void sm_stats_init(void)
                 "which SMALLOC_BACKGROUND=0 turns off: only the exit report is written");
         return;
     }
+    if (sig != 0 && !signal_free(sig))
+        sig = 0;
+    if (sig == 0 && sm_opt.stats_interval == 0)
+        return;
     /* Seconds to ms, kept far from overflow (a year at most). */
     size_t secs = sm_opt.stats_interval < 366u * 86400 ? sm_opt.stats_interval : 366u * 86400;
-    sm_release_set_job(running_report, (uint64_t)secs * 1000);
+    sm_release_set_job(running_report, (uint64_t)secs * 1000); /* before the handler: its semaphore */
     if (sig != 0)
         install_signal(sig);
 }
