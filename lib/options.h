@@ -35,9 +35,11 @@
       "alignment of replaced-malloc blocks of 16 bytes or more: 16 (x86-64 ABI) or 8 "         \
       "(the card's 8-byte classes)")                                                           \
     X(background, "SMALLOC_BACKGROUND", bool, true, "1",                                     \
-      "a background thread (started when freed memory first waits for release) gives free "   \
+      "a background thread (started when freed memory first waits for release, or at "        \
+      "start-up for `SMALLOC_STATS_INTERVAL` and `SMALLOC_STATS_SIGNAL`) gives free "          \
       "pools, parked batches and empty arenas back to the OS once they stay unused for the "  \
-      "release delay; `0`: the malloc and free slow paths do it, when the program calls")     \
+      "release delay, and writes the running reports; `0`: the malloc and free slow paths "    \
+      "release, when the program calls, and no running report is written")                   \
     X(debug, "SMALLOC_DEBUG", bool, false, "0",                                                \
       "debug mode: guard bytes around every block, fill patterns, checks on every free and "   \
       "realloc, freed blocks held in a quarantine; an error is reported with the block's "     \
@@ -56,7 +58,14 @@
       "print statistics when the program exits: `1` (or `table`) an aligned table, `json` "    \
       "one JSON object on one line")                                                           \
     X(stats_file, "SMALLOC_STATS_FILE", string, NULL, "stderr",                                \
-      "file the exit statistics are written to; `%p` in the name becomes the process id")     \
+      "file the statistics reports are appended to; `%p` in the name becomes the process id")  \
+    X(stats_interval, "SMALLOC_STATS_INTERVAL", uint, 0, "0",                                  \
+      "seconds between two statistics reports written while the program runs, by the "        \
+      "background thread (`0`: none); implies `SMALLOC_STATS=table` when that is unset")       \
+    X(stats_signal, "SMALLOC_STATS_SIGNAL", string, NULL, "off",                               \
+      "a signal (`USR1`, `SIGUSR2`, a number) on which the background thread writes a "         \
+      "statistics report; taken only while the program leaves it at its default action; "     \
+      "implies `SMALLOC_STATS=table` when that is unset")                                      \
     X(verbose, "SMALLOC_VERBOSE", bool, false, "0",                                            \
       "say what libsmalloc does on stderr: version and options in force at start-up, "         \
       "one line per arena mapped or returned to the OS")

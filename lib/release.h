@@ -45,6 +45,7 @@
 #define SM_RELEASE_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "compiler.h"
 
@@ -66,9 +67,34 @@ sm_hidden void sm_release_poke(void);
  * background thread, or has the next sm_release_poke() start it. */
 sm_hidden void sm_release_note_parked(void);
 
+/* Work of a higher floor the background thread runs for it (the running
+ * statistics reports, stats.c): every interval_ms (0: never) from the
+ * thread's start, and soon after each sm_release_job_request(). The job
+ * runs on the thread with every signal blocked and no lock held, and must
+ * not allocate (the thread has no thread cache worth keeping). */
+enum sm_release_job_why { SM_RELEASE_JOB_INTERVAL, SM_RELEASE_JOB_REQUESTED };
+typedef void sm_release_job_fn(enum sm_release_job_why why);
+
+/* Start-up, before any second thread: registers the job (one only). The
+ * thread itself starts with sm_release_start_for_job(). */
+sm_hidden void sm_release_set_job(sm_release_job_fn *job, uint64_t interval_ms);
+
+/* After start-up is DONE, no lock held, not inside the allocator (the load
+ * time constructor of stats.c): starts the thread now for the job. false
+ * when it cannot run: SMALLOC_BACKGROUND=0, or pthread_create refused (the
+ * caller says so). */
+sm_hidden bool sm_release_start_for_job(void);
+
+/* Async-signal-safe (an atomic store and sem_post; errno kept): has the
+ * thread run the job once more, as soon as it can. Before the thread runs
+ * (a fork child that has not started its own yet), the request waits. */
+sm_hidden void sm_release_job_request(void);
+
 /* In a fork child (the parent's thread does not exist there): the state
  * goes back to "never started", the lock and condition are re-created.
- * Called by the fork child handler (fork.c). */
+ * Called by the fork child handler (fork.c). With a job, the child's
+ * thread starts on its first sm_release_poke (end of a free slow path,
+ * thread exit). */
 sm_hidden void sm_release_fork_child(void);
 
 #endif

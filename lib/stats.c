@@ -22,7 +22,8 @@
  * make run, forked workers) follow each other whole, each naming its pid,
  * program and options. Besides write, the statistics call open, read,
  * fcntl and close themselves: /proc/self/statm, the statistics file and the
- * duplicate of stderr are theirs alone.
+ * duplicate of stderr are theirs alone. Reports while the program runs:
+ * stats_running.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +31,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <smalloc.h>
@@ -363,24 +365,58 @@ static const char *program_name(void)
     return name != NULL && *name != '\0' ? name : "?";
 }
 
-/* The whole report into r (empty when out of memory). */
-static void report_build(report_t *r, bool json)
+/* CLOCK_MONOTONIC at start-up (sm_stats_init), for "elapsed". */
+static struct timespec start_time;
+
+static double seconds_between(const struct timespec *a, const struct timespec *b)
+{
+    return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_nsec - a->tv_nsec) / 1e9;
+}
+
+/* t (CLOCK_REALTIME) as 2026-12-04T18:40:01.123Z into buf, by hand:
+ * gmtime_r may read the time zone files, which allocates. buf: 80 bytes. */
+static void format_utc(const struct timespec *t, char *buf)
+{
+    long long days = t->tv_sec / 86400, secs = t->tv_sec % 86400;
+    /* Civil date from days since 1970-01-01 (H. Hinnant's algorithm). */
+    long long z = days + 719468, era = z / 146097;
+    long long doe = z - era * 146097;
+    long long yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+    long long day = doy - (153 * mp + 2) / 5 + 1, month = mp < 10 ? mp + 3 : mp - 9;
+    long long year = yoe + era * 400 + (month <= 2);
+    snprintf(buf, 80, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld.%03dZ", year, month, day,
+                secs / 3600, secs / 60 % 60, secs % 60, (int)(t->tv_nsec / 1000000 % 1000));
+}
+
+/* The whole report into r (empty when out of memory); reason: "exit",
+ * "interval" or "signal". */
+static void report_build(report_t *r, bool json, const char *reason)
 {
     struct smalloc_stats s;
+    struct timespec wall, mono;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    clock_gettime(CLOCK_MONOTONIC, &mono);
     stats_snapshot(&s);
+    double elapsed = seconds_between(&start_time, &mono);
     emitter_t e = {.r = r, .json = json, .first = true, .group = NULL, .mapped = s.bytes_mapped};
     if (json) {
         put(r, "{\"version\":\"%s\",\"debug\":%s,\"program\":", smalloc_version(),
             sm_opt.debug ? "true" : "false");
         put_json_string(r, program_name());
+        put(r, ",\"reason\":\"%s\",\"time\":%lld.%03ld,\"elapsed\":%.3f", reason,
+            (long long)wall.tv_sec, wall.tv_nsec / 1000000, elapsed);
         e.first = false;
         emit_options(&e);
     } else {
+        char utc[80];
+        format_utc(&wall, utc);
         /* The first line is exactly this: scripts look for it. */
         put(r, "libsmalloc %s statistics\n", smalloc_version());
         put(r, "pid %d (%s)%s\n", (int)getpid(), program_name(),
             sm_opt.debug ? ", debug mode (SMALLOC_DEBUG=1)" : "");
         emit_options(&e);
+        put(r, "report %s, at %s, %.3f s after start-up\n", reason, utc, elapsed);
         emit_classes(&e, &s);
     }
 #define SM_STATS_EMIT(field, group, label, unit, doc) \
@@ -399,7 +435,7 @@ static void report_build(report_t *r, bool json)
 static void print_report(FILE *f, bool json)
 {
     report_t r = {0};
-    report_build(&r, json);
+    report_build(&r, json, "call");
     if (r.len > 0)
         fwrite(r.buf, 1, r.len, f);
     fflush(f);
@@ -419,12 +455,6 @@ sm_public void smalloc_stats_print_json(FILE *f)
 /* ---- exit report and verbose lines ------------------------------------ */
 
 static int saved_stderr = -1; /* a duplicate of fd 2 made at start-up */
-
-void sm_stats_init(void)
-{
-    if (sm_opt.stats != SM_FORMAT_OFF)
-        saved_stderr = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 10);
-}
 
 /* stderr, or its duplicate if the program closed its own; -1 if neither. */
 static int report_stderr(void)
@@ -464,12 +494,8 @@ static int open_stats_file(int err_fd)
     return fd;
 }
 
-/* At exit, with SMALLOC_STATS set: the table or the JSON, to stderr or
- * SMALLOC_STATS_FILE, in one write. */
-__attribute__((destructor)) static void stats_at_exit(void)
+void sm_stats_write_report(const char *reason)
 {
-    if (sm_opt.stats == SM_FORMAT_OFF)
-        return;
     int saved = errno;
     int err_fd = report_stderr(), fd = err_fd;
     if (sm_opt.stats_file != NULL) {
@@ -479,13 +505,27 @@ __attribute__((destructor)) static void stats_at_exit(void)
     }
     if (fd >= 0) {
         report_t r = {0};
-        report_build(&r, sm_opt.stats == SM_FORMAT_JSON);
+        report_build(&r, sm_opt.stats == SM_FORMAT_JSON, reason);
         sm_os_write(fd, r.buf, r.len);
         report_release(&r);
         if (fd != err_fd)
             close(fd);
     }
     errno = saved;
+}
+
+__attribute__((destructor)) static void stats_at_exit(void)
+{
+    if (sm_opt.stats != SM_FORMAT_OFF)
+        sm_stats_write_report("exit");
+}
+
+void sm_stats_init(void)
+{
+    clock_gettime(CLOCK_MONOTONIC, &start_time);
+    sm_stats_running_init(); /* may turn SMALLOC_STATS on */
+    if (sm_opt.stats != SM_FORMAT_OFF)
+        saved_stderr = fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 10);
 }
 
 void sm_stats_arena_event(const void *arena, bool mapped)

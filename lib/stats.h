@@ -16,12 +16,24 @@
 
 #include "compiler.h"
 
-/* Start-up, after the options: with SMALLOC_STATS set, keep a duplicate of
+/* Start-up, after the options: the running reports (below), then, with
+ * SMALLOC_STATS set or implied by them, keep a duplicate of
  * stderr, because many programs (coreutils' sort, ls, echo) close stderr
  * before they exit, and the exit report goes there, or, when
  * SMALLOC_STATS_FILE cannot be opened, the report and the reason why.
  * Never allocates. */
 sm_hidden void sm_stats_init(void);
+
+/* With SMALLOC_STATS set (or implied): the report, table or JSON, to
+ * SMALLOC_STATS_FILE or stderr, in one write(2); reason: "exit",
+ * "interval", "signal". No lock held; allocates nothing; keeps errno. */
+sm_hidden void sm_stats_write_report(const char *reason);
+
+/* From sm_stats_init: SMALLOC_STATS_INTERVAL and SMALLOC_STATS_SIGNAL
+ * parsed (a warning for a bad one), SMALLOC_STATS turned to table when
+ * unset and one of them is set, the signal handler installed and the
+ * background thread's job registered (stats_running.c). */
+sm_hidden void sm_stats_running_init(void);
 
 /* SMALLOC_VERBOSE: "arena <p> mapped/returned" on stderr. Writes with
  * sm_os_write and never allocates, so it may run under a class lock. */

@@ -12,11 +12,23 @@
  *   report_child fork N         N children, each holding blocks, exit all
  *                               at once (a pipe as the barrier); the
  *                               parent exits after them
+ * For the running reports (running_reports.sh), each writing "ready" on
+ * stdout once in main, then allocating and freeing 1000 blocks of 32
+ * bytes every 20 ms (the frees fill the thread cache: free slow paths):
+ *   report_child run MS         for MS milliseconds, then exit
+ *   report_child run-fork MS    the same in a child and its parent; the
+ *                               parent waits for the child, then exits
+ *   report_child until-term     until SIGTERM (the default action)
+ *   report_child own-usr1       its own SIGUSR1 handler installed in main,
+ *                               which writes "own handler"; then until
+ *                               that signal came, then exit
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <smalloc.h>
@@ -27,6 +39,43 @@ static void hold_blocks(void)
 {
     for (int i = 0; i < 100; i++)
         blocks[i] = malloc(40);
+}
+
+static volatile sig_atomic_t got_usr1;
+
+static void own_usr1(int sig)
+{
+    (void)sig;
+    got_usr1 = 1;
+    (void)!write(STDOUT_FILENO, "own handler\n", 12);
+}
+
+static long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Allocate and free for ms milliseconds (forever when ms < 0), or until
+ * the program's own SIGUSR1 handler ran. */
+static void churn(long ms)
+{
+    static void *p[1000];
+    long end = now_ms() + ms;
+    while ((ms < 0 || now_ms() < end) && !got_usr1) {
+        for (int i = 0; i < 1000; i++)
+            p[i] = malloc(32);
+        for (int i = 0; i < 1000; i++)
+            free(p[i]);
+        struct timespec pause = {0, 20 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+}
+
+static void ready(void)
+{
+    (void)!write(STDOUT_FILENO, "ready\n", 6);
 }
 
 int main(int argc, char **argv)
@@ -43,6 +92,38 @@ int main(int argc, char **argv)
     }
     if (strcmp(mode, "close-stderr") == 0) {
         close(STDERR_FILENO);
+        return 0;
+    }
+    if (strcmp(mode, "run") == 0 && argc > 2) {
+        ready();
+        churn(atol(argv[2]));
+        return 0;
+    }
+    if (strcmp(mode, "run-fork") == 0 && argc > 2) {
+        pid_t pid = fork();
+        if (pid < 0)
+            return 2;
+        ready();
+        churn(atol(argv[2]));
+        if (pid == 0)
+            exit(0);
+        int status;
+        return waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+    }
+    if (strcmp(mode, "until-term") == 0) {
+        ready();
+        churn(-1);
+        return 0;
+    }
+    if (strcmp(mode, "own-usr1") == 0) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = own_usr1;
+        sigemptyset(&sa.sa_mask);
+        if (sigaction(SIGUSR1, &sa, NULL) != 0)
+            return 2;
+        ready();
+        churn(-1);
         return 0;
     }
     if (strcmp(mode, "fork") == 0 && argc > 2) {

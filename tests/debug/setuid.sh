@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A set-user-ID root program linked with libsmalloc, run by an unprivileged
 # user who sets SMALLOC_STATS, SMALLOC_STATS_FILE, SMALLOC_VERBOSE and
-# SMALLOC_DEBUG, must ignore all of them (lib/options.h, AT_SECURE): no file
+# SMALLOC_DEBUG (and SMALLOC_STATS_INTERVAL, SMALLOC_STATS_SIGNAL), must ignore all of them (lib/options.h, AT_SECURE): no file
 # created or touched as root, no verbose line, no debug mode. Needs root
 # (to make the program set-user-ID and to add a user for the test), and a
 # directory on a filesystem mounted without nosuid; skipped (status 77)
@@ -62,4 +62,21 @@ as_user SMALLOC_VERBOSE=1 SMALLOC_DEBUG=1 "$tmp/prog" ids >"$tmp/out" 2>"$tmp/er
 grep -qx "euid=$uid debug=0" "$tmp/out" && ! grep -q 'smalloc:' "$tmp/err" ||
   fail "set-group-ID: $(cat "$tmp/out") $(cat "$tmp/err")"
 echo "ok 3 - set-group-ID: options ignored"
-echo "setuid: all 3 checks passed"
+# Running reports too: no interval report, no handler for the signal (its
+# default action then ends the program), no file.
+chmod 4755 "$tmp/prog"
+setpriv --reuid="$uid" --regid="$gid" --clear-groups env -i PATH="$PATH" SMALLOC_STATS_INTERVAL=1 \
+  SMALLOC_STATS_SIGNAL=USR1 SMALLOC_STATS_FILE="$tmp/rootonly/x" "$tmp/prog" until-term \
+  >"$tmp/out" 2>"$tmp/err" &
+pid=$!
+for _ in $(seq 200); do grep -q '^ready$' "$tmp/out" && break; sleep 0.05; done
+grep -q '^ready$' "$tmp/out" || { kill -KILL "$pid"; fail "set-user-ID until-term did not start"; }
+caught=$(sed -n 's/^SigCgt:\t//p' "/proc/$pid/status")
+kill -USR1 "$pid"
+status=0
+wait "$pid" || status=$?
+[ $((0x$caught >> 9 & 1)) = 0 ] || fail "set-user-ID: SIGUSR1 caught (SigCgt $caught)"
+[ "$status" = 138 ] || fail "set-user-ID: status $status after SIGUSR1, want 138 (its default action)"
+[ ! -e "$tmp/rootonly/x" ] && [ ! -s "$tmp/err" ] || fail "set-user-ID: a report: $(cat "$tmp/err")"
+echo "ok 4 - set-user-ID: SMALLOC_STATS_INTERVAL and SMALLOC_STATS_SIGNAL ignored"
+echo "setuid: all 4 checks passed"
