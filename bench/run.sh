@@ -253,21 +253,31 @@ for ((r = 1; r <= reps; r++)); do
     done
 done
 
+# One measured process: measured LABEL NAME ENV... -- COMMAND...: runprog
+# appends its JSON line to programs.jsonl; prints " LABEL WALL" or a FAIL.
+measured() {
+    local label=$1 name=$2
+    shift 2
+    local envs=()
+    while [ "$1" != -- ]; do envs+=("$1"); shift; done
+    shift
+    if "$runprog" --label "$label" --name "$name" --out "$raw/programs.jsonl" -- \
+        timeout $run_timeout env -u LD_PRELOAD "${envs[@]}" "$@" 2>>"$raw/programs.err"; then
+        printf ' %s %s' "$label" "$(tail -n 1 "$raw/programs.jsonl" |
+            sed -n 's/.*"wall_s":\([0-9]*\.[0-9][0-9][0-9]\).*/\1/p')"
+    else
+        failures=$((failures + 1))
+        printf ' %s FAIL' "$label"
+    fi
+}
+
 # --program: the user's command, one process per (rep, allocator), interleaved.
 if [ -n "$program" ]; then
     say "program: $program x ${allocs[*]} x $reps reps"
     for ((r = 1; r <= reps; r++)); do
         printf '  [%d/%d] %-18s' "$r" "$reps" "$program_name"
         for a in "${allocs[@]}"; do
-            if "$runprog" --label "$a" --name "$program_name" --out "$raw/programs.jsonl" -- \
-                timeout $run_timeout env -u LD_PRELOAD ${lib[$a]:+LD_PRELOAD=${lib[$a]}} \
-                bash -c "$program" 2>>"$raw/programs.err"; then
-                printf ' %s %s' "$a" "$(tail -n 1 "$raw/programs.jsonl" |
-                    sed -n 's/.*"wall_s":\([0-9]*\.[0-9][0-9][0-9]\).*/\1/p')"
-            else
-                failures=$((failures + 1))
-                printf ' %s FAIL' "$a"
-            fi
+            measured "$a" "$program_name" ${lib[$a]:+LD_PRELOAD=${lib[$a]}} -- bash -c "$program"
         done
         printf '\n'
     done
@@ -286,15 +296,7 @@ if [ $do_python = 1 ] && [ -x "$python" ]; then
                 else
                     envs=(PYTHONMALLOC=malloc ${lib[$a]:+LD_PRELOAD=${lib[$a]}})
                 fi
-                if "$runprog" --label "$a" --name "$s" --out "$raw/programs.jsonl" -- \
-                    timeout $run_timeout env -u LD_PRELOAD "${envs[@]}" \
-                    "$python" "$here/python/$s.py" "$py_scale" 2>>"$raw/programs.err"; then
-                    printf ' %s %s' "$a" "$(tail -n 1 "$raw/programs.jsonl" |
-                        sed -n 's/.*"wall_s":\([0-9]*\.[0-9][0-9]\).*/\1/p')"
-                else
-                    failures=$((failures + 1))
-                    printf ' %s FAIL' "$a"
-                fi
+                measured "$a" "$s" "${envs[@]}" -- "$python" "$here/python/$s.py" "$py_scale"
             done
             printf '\n'
         done

@@ -66,18 +66,30 @@ void wl_oom(const char *what)
  *    10%   129..256
  *     5%   257..512
  */
-size_t wl_size_python(struct wl_rng *r)
+/* One line of a size mix: this share (percent) of requests, uniform in
+ * [lo, hi]. The shares of a mix add up to 100. */
+struct size_share {
+    unsigned percent;
+    size_t lo, hi;
+};
+
+static size_t size_from_mix(struct wl_rng *r, const struct size_share *mix)
 {
     uint64_t pick = wl_rng_below(r, 100);
-    if (pick < 40)
-        return (size_t)wl_rng_range(r, 16, 32);
-    if (pick < 70)
-        return (size_t)wl_rng_range(r, 33, 64);
-    if (pick < 85)
-        return (size_t)wl_rng_range(r, 65, 128);
-    if (pick < 95)
-        return (size_t)wl_rng_range(r, 129, 256);
-    return (size_t)wl_rng_range(r, 257, 512);
+    unsigned below = 0;
+    for (;; mix++) {
+        below += mix->percent;
+        if (pick < below || below >= 100)
+            return (size_t)wl_rng_range(r, mix->lo, mix->hi);
+    }
+}
+
+size_t wl_size_python(struct wl_rng *r)
+{
+    static const struct size_share mix[] = {
+        {40, 16, 32}, {30, 33, 64}, {15, 65, 128}, {10, 129, 256}, {5, 257, 512},
+    };
+    return size_from_mix(r, mix);
 }
 
 /*
@@ -92,12 +104,8 @@ size_t wl_size_python(struct wl_rng *r)
  */
 size_t wl_size_tail(struct wl_rng *r)
 {
-    uint64_t pick = wl_rng_below(r, 100);
-    if (pick < 80)
-        return (size_t)wl_rng_range(r, 8, 512);
-    if (pick < 95)
-        return (size_t)wl_rng_range(r, 513, 4096);
-    return (size_t)wl_rng_range(r, 4097, 16384);
+    static const struct size_share mix[] = {{80, 8, 512}, {15, 513, 4096}, {5, 4097, 16384}};
+    return size_from_mix(r, mix);
 }
 
 long wl_status_kb(const char *key)

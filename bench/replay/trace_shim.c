@@ -137,16 +137,22 @@ static size_t slot_of(uintptr_t key)
     return (size_t)(h >> (64 - TABLE_BITS));
 }
 
-/* The id of a new live block at key. pre: lock held. */
-static uint64_t table_insert(uintptr_t key)
+/* Record the live block at key under id. pre: lock held. */
+static void table_put(uintptr_t key, uint64_t id)
 {
-    uint64_t id = trace_id_take(&tr.ids);
     size_t i = slot_of(key);
     while (tr.table[i].key != 0)
         i = (i + 1) & (TABLE_SIZE - 1);
     tr.table[i].key = key;
     tr.table[i].id = id;
     tr.live++;
+}
+
+/* The id of a new live block at key. pre: lock held. */
+static uint64_t table_insert(uintptr_t key)
+{
+    uint64_t id = trace_id_take(&tr.ids);
+    table_put(key, id);
     return id;
 }
 
@@ -182,12 +188,7 @@ static uint64_t table_remove(uintptr_t key, int recycle)
 /* Re-key a live block after realloc moved it; same id. pre: lock held. */
 static void table_rekey(uint64_t id, uintptr_t key)
 {
-    size_t i = slot_of(key);
-    while (tr.table[i].key != 0)
-        i = (i + 1) & (TABLE_SIZE - 1);
-    tr.table[i].key = key;
-    tr.table[i].id = id;
-    tr.live++;
+    table_put(key, id);
 }
 
 /* ---- recording --------------------------------------------------------- */
