@@ -7,12 +7,11 @@
 # keeps libsmalloc's own.
 #   memcheck.sh VALGRIND PLANTED_VG
 set -euo pipefail
+# shellcheck source=../support/checks.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../support/checks.sh"
 valgrind=$1 planted=$2
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/smalloc-memcheck.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-checks=0
-fail() { echo "FAILED: $*" >&2; echo "--- valgrind output:" >&2; cat "$tmp/out" >&2; exit 1; }
-pass() { checks=$((checks + 1)); echo "ok $checks - $*"; }
+scratch_dir memcheck
+fail_context() { echo "--- valgrind output:"; cat "$tmp/out"; }
 
 memcheck() {
   local status=0

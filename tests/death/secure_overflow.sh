@@ -8,15 +8,13 @@
 # If the main build is itself SMALLOC_SECURE, both must abort.
 #   secure_overflow.sh SOURCE_DIR WORK_DIR CC DEFAULT_LIBSMALLOC MAIN_IS_SECURE
 set -uo pipefail
-if [ $# -ne 5 ]; then
-  echo "usage: $0 SOURCE_DIR WORK_DIR CC DEFAULT_LIBSMALLOC MAIN_IS_SECURE" >&2
-  exit 2
-fi
+# shellcheck source=../support/checks.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../support/checks.sh"
+usage 5 "SOURCE_DIR WORK_DIR CC DEFAULT_LIBSMALLOC MAIN_IS_SECURE" "$@"
 source=$1 work=$2 cc=$3 default_lib=$4 main_secure=$5
 here=$(cd "$(dirname "$0")" && pwd)
 unset LD_PRELOAD
 mkdir -p "$work"
-fail() { echo "FAILED: $*" >&2; exit 1; }
 
 if ! cmake -S "$source" -B "$work/build" -DCMAKE_C_COMPILER="$cc" -DCMAKE_BUILD_TYPE=Release \
       -DSMALLOC_SECURE=ON -DSMALLOC_TESTS=OFF -DSMALLOC_BENCH=OFF -DSMALLOC_INSTALL=OFF \

@@ -16,13 +16,9 @@
 
 #include "support.h"
 
-/* Class size for smalloc_malloc(n) (8-byte steps) and malloc(n) (8, then
- * multiples of 16): the contract in smalloc.h. */
-static size_t api_size(size_t n)
-{
-    return n == 0 ? 8 : (n + 7) / 8 * 8;
-}
-
+/* Class size for smalloc_malloc(n) (8-byte steps) and malloc(n) (16-byte
+ * steps, at least 16): the contract in smalloc.h (support.h). */
+#define api_size api_block_size
 #define abi_size malloc_block_size
 
 Test(malloc, malloc_is_libsmalloc)

@@ -5,16 +5,12 @@
 # CXX=/nonexistent, so check_language(CXX) finds none.
 #   c_only.sh SOURCE_DIR CC GENERATOR MAKE_PROGRAM CRITERION_INCLUDE_DIR
 set -euo pipefail
-if [ $# -ne 5 ]; then
-  echo "usage: $0 SOURCE_DIR CC GENERATOR MAKE_PROGRAM CRITERION_INCLUDE_DIR" >&2
-  exit 2
-fi
+# shellcheck source=../../support/checks.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../support/checks.sh"
+usage 5 "SOURCE_DIR CC GENERATOR MAKE_PROGRAM CRITERION_INCLUDE_DIR" "$@"
 source=$1 cc=$2 generator=$3 make=$4 criterion_inc=$5
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=../../support/checks.sh
-. "$here/../../support/checks.sh"
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/smalloc-c-only.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+scratch_dir c-only
 unset LD_PRELOAD CMAKE_PREFIX_PATH SMALLOC_DEBUG SMALLOC_STATS
 
 # configure DIR [ARGS...]: the project configured into $tmp/DIR, its output

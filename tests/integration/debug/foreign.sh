@@ -5,13 +5,12 @@
 # arena is still reported.
 #   foreign.sh LIBSMALLOC.so FOREIGN-PROGRAM
 set -uo pipefail
+# shellcheck source=../../support/checks.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../support/checks.sh"
 lib=${1:?usage: foreign.sh LIBSMALLOC.so FOREIGN-PROGRAM}
 prog=${2:?usage: foreign.sh LIBSMALLOC.so FOREIGN-PROGRAM}
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=../../support/checks.sh
-. "$here/../../support/checks.sh"
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/smalloc-foreign.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+scratch_dir foreign
 unset SMALLOC_STATS SMALLOC_STATS_FILE SMALLOC_VERBOSE
 # glibc's tcache off: its checks then see every block it is given back.
 export GLIBC_TUNABLES=glibc.malloc.tcache_count=0

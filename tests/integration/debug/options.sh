@@ -6,12 +6,10 @@
 # to stderr or SMALLOC_STATS_FILE.
 #   options.sh LIBSMALLOC.so PLANTED
 set -euo pipefail
+# shellcheck source=../../support/checks.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../support/checks.sh"
 lib=$1 planted=$2
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/smalloc-options.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-checks=0
-fail() { echo "FAILED: $*" >&2; exit 1; }
-pass() { checks=$((checks + 1)); echo "ok $checks - $*"; }
+scratch_dir options
 run() { env -i PATH="$PATH" LD_PRELOAD="$lib" "$@"; }
 
 # Bad values and unknown names: one line each, the run goes on.

@@ -9,12 +9,10 @@
 #  - the file is created 0600 and never opened through a symbolic link.
 #   reports.sh REPORT_CHILD OPTIONS_TABLE
 set -euo pipefail
+# shellcheck source=../../support/checks.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../support/checks.sh"
 child=$1 options_table=$2
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/smalloc-reports.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-checks=0
-fail() { echo "FAILED: $*" >&2; exit 1; }
-pass() { checks=$((checks + 1)); echo "ok $checks - $*"; }
+scratch_dir reports
 run() { env -i PATH="$PATH" "$@"; }
 version_line='^libsmalloc [0-9.]* statistics$'
 

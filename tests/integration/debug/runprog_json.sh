@@ -3,13 +3,14 @@
 # and label hold: quotes, backslashes, a tab and a newline.
 #   runprog_json.sh RUNPROG
 set -euo pipefail
+# shellcheck source=../../support/checks.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../support/checks.sh"
 runprog=$1
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/smalloc-runprog.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+scratch_dir runprog
 name='say "hi" \ back\slash'$'\t''tab'$'\n''line'
 label='lib"smalloc\'
 "$runprog" --name "$name" --label "$label" --out "$tmp/out.json" -- true
-python3 - "$tmp/out.json" "$name" "$label" <<'PY' || { cat "$tmp/out.json" >&2; echo "FAILED: invalid JSON" >&2; exit 1; }
+python3 - "$tmp/out.json" "$name" "$label" <<'PY' || { cat "$tmp/out.json" >&2; fail "invalid JSON"; }
 import json, sys
 lines = open(sys.argv[1]).read().splitlines()
 assert len(lines) == 1, lines

@@ -8,9 +8,9 @@
 # otherwise, saying why.
 #   setuid.sh REPORT_CHILD WORK_DIR
 set -euo pipefail
+# shellcheck source=../../support/checks.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../support/checks.sh"
 child=$1 work=$2
-skip() { echo "skip: $*"; exit 77; }
-fail() { echo "FAILED: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || skip "not root: cannot make a set-user-ID root program"
 command -v useradd >/dev/null && command -v userdel >/dev/null || skip "useradd/userdel missing"
 command -v setpriv >/dev/null || skip "setpriv missing (util-linux)"

@@ -8,6 +8,8 @@
 
 #include <smalloc.h>
 
+#include "support.h"
+
 Test(stats_debug, requested_and_rounding_are_exact)
 {
     enum { N = 100 };
@@ -22,7 +24,7 @@ Test(stats_debug, requested_and_rounding_are_exact)
         size_t n = 1 + i * 4; /* 1..397: every one in a pool-backed debug block */
         blocks[i] = smalloc_malloc(n);
         requested += n;
-        rounding += (n + 7) / 8 * 8 - n; /* smalloc_* classes: multiples of 8 */
+        rounding += api_block_size(n) - n; /* smalloc_* classes: multiples of 8 */
     }
     smalloc_stats_get(&during);
     cr_assert_eq(during.bytes_requested - before.bytes_requested, requested);

@@ -6,13 +6,11 @@
 # until the list is updated.
 #   exported_symbols.sh LIBSMALLOC.so LIST OVERRIDE
 set -euo pipefail
-if [ $# -ne 3 ]; then
-  echo "usage: $0 LIBSMALLOC.so LIST OVERRIDE" >&2
-  exit 2
-fi
+# shellcheck source=../../support/checks.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../support/checks.sh"
+usage 3 "LIBSMALLOC.so LIST OVERRIDE" "$@"
 lib=$1 list=$2 override=$3
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/smalloc-symbols.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+scratch_dir symbols
 
 # Expected: the list without comments; without the override, its smalloc_* part.
 grep -v -e '^#' -e '^[[:space:]]*$' "$list" | sort >"$tmp/expected"
@@ -24,16 +22,15 @@ esac
 nm -D --defined-only "$lib" | awk 'NF >= 3 { sub(/@.*/, "", $3); print $3 }' | sort >"$tmp/actual"
 
 if ! diff -u "$tmp/expected" "$tmp/actual" >"$tmp/diff"; then
-  echo "FAILED: $lib exports a different symbol set than $list" >&2
-  echo "('-' expected but not exported, '+' exported but not in the list)" >&2
-  tail -n +3 "$tmp/diff" | grep '^[-+]' >&2
-  exit 1
+  fail_context() {
+    echo "('-' expected but not exported, '+' exported but not in the list)"
+    tail -n +3 "$tmp/diff" | grep '^[-+]'
+  }
+  fail "$lib exports a different symbol set than $list"
 fi
 # Every one of them must be a function (T), not data.
 notfunc=$(nm -D --defined-only "$lib" | awk 'NF >= 3 && $2 != "T" { print }')
 if [ -n "$notfunc" ]; then
-  echo "FAILED: exported symbols that are not functions in the text section:" >&2
-  echo "$notfunc" >&2
-  exit 1
+  fail "exported symbols that are not functions in the text section:"$'\n'"$notfunc"
 fi
 echo "exported_symbols: $(wc -l <"$tmp/actual") symbols, exactly the list, all functions"

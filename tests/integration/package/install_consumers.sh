@@ -10,24 +10,20 @@
 # VERSION is the CMake project version, LIBDIR CMAKE_INSTALL_LIBDIR, OVERRIDE
 # the SMALLOC_OVERRIDE setting (ON: malloc itself must be libsmalloc's).
 set -euo pipefail
-if [ $# -ne 6 ]; then
-  echo "usage: $0 BUILD_DIR SOURCE_DIR VERSION LIBDIR OVERRIDE CC" >&2
-  exit 2
-fi
+# shellcheck source=../../support/checks.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../support/checks.sh"
+usage 6 "BUILD_DIR SOURCE_DIR VERSION LIBDIR OVERRIDE CC" "$@"
 build=$1 source=$2 version=$3 libdir_rel=$4 override=$5 cc=$6
 here=$(cd "$(dirname "$0")" && pwd)
 major=${version%%.*}
 mode=api
 case "$override" in ON|on|1|TRUE|true|YES|yes) mode=override ;; esac
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/smalloc-package.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+scratch_dir package
 prefix=$tmp/prefix
 # Nothing from the caller's environment may decide which libsmalloc runs.
 unset LD_PRELOAD LD_LIBRARY_PATH PKG_CONFIG_PATH PKG_CONFIG_LIBDIR CMAKE_PREFIX_PATH
 
-# shellcheck source=../../support/checks.sh
-. "$here/../../support/checks.sh"
 # run LOG CMD...: run quietly, show the log if it fails.
 run() {
   local log=$1

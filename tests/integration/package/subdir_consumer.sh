@@ -4,16 +4,14 @@
 # library built inside someone else's project must work and report VERSION.
 #   subdir_consumer.sh SOURCE_DIR VERSION OVERRIDE CC
 set -euo pipefail
-if [ $# -ne 4 ]; then
-  echo "usage: $0 SOURCE_DIR VERSION OVERRIDE CC" >&2
-  exit 2
-fi
+# shellcheck source=../../support/checks.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../support/checks.sh"
+usage 4 "SOURCE_DIR VERSION OVERRIDE CC" "$@"
 source=$1 version=$2 override=$3 cc=$4
 here=$(cd "$(dirname "$0")" && pwd)
 mode=api
 case "$override" in ON|on|1|TRUE|true|YES|yes) mode=override ;; esac
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/smalloc-subdir.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+scratch_dir subdir
 unset LD_PRELOAD LD_LIBRARY_PATH
 
 run() {
@@ -21,8 +19,7 @@ run() {
   shift
   if ! "$@" >"$log" 2>&1; then
     cat "$log" >&2
-    echo "FAILED: command failed: $*" >&2
-    exit 1
+    fail "command failed: $*"
   fi
 }
 # No build type: the parent's choice, which libsmalloc must leave alone. The
@@ -30,13 +27,12 @@ run() {
 run "$tmp/configure.log" cmake -S "$here/consumer-subdir" -B "$tmp/build" \
   -DCMAKE_C_COMPILER="$cc" -DSMALLOC_SOURCE_DIR="$source" -DSMALLOC_OVERRIDE="$override"
 run "$tmp/build.log" cmake --build "$tmp/build" -j2
-out=$("$tmp/build/consumer" "$version" "$mode" 2>&1) || { echo "$out" >&2; echo "FAILED: consumer" >&2; exit 1; }
+out=$("$tmp/build/consumer" "$version" "$mode" 2>&1) || { echo "$out" >&2; fail "consumer"; }
 echo "$out"
-echo "$out" | grep -qx "consumer: $version, 0 failures" || { echo "FAILED: no success line" >&2; exit 1; }
+echo "$out" | grep -qx "consumer: $version, 0 failures" || fail "no success line"
 want=$(readlink -f "$tmp/build/smalloc/lib/libsmalloc.so.$version")
 got=$(echo "$out" | sed -n 's/^library: //p')
 if [ "$got" != "$want" ]; then
-  echo "FAILED: consumer loaded '$got', want the subproject's '$want'" >&2
-  exit 1
+  fail "consumer loaded '$got', want the subproject's '$want'"
 fi
 echo "subdir_consumer: add_subdirectory build of libsmalloc $version linked and checked ($mode)"

@@ -13,13 +13,12 @@
 #                         exit, as python3 does: its peak tells)
 # Every check prints "ok: ..." or "FAILED: ..." (and exits 1).
 set -euo pipefail
-
-lib=${1:?usage: $0 LIBSMALLOC.so ...}
-[ -r "$lib" ] || { echo "FAILED: $lib not found" >&2; exit 1; }
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/smalloc-preload.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
 # shellcheck source=../../support/checks.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../../support/checks.sh"
+
+lib=${1:?usage: $0 LIBSMALLOC.so ...}
+[ -r "$lib" ] || fail "$lib not found"
+scratch_dir preload
 
 compare() {
   local name=$1

@@ -29,6 +29,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "support.h"
+
 #define SMALL_MAX 512
 #define NTHREADS 4
 #define PER_THREAD 2000
@@ -52,41 +54,30 @@ static void ok(const char *stage)
     fflush(stdout);
 }
 
-/* The usable size libsmalloc gives malloc(n), n <= 512: proof that a block
- * came from it rather than from glibc (which gives n + 8 rounded to 16,
- * at least 24). */
-static size_t class_size(size_t n)
-{
-    return n <= 16 ? 16 : (n + 15) & ~(size_t)15;
-}
-
-static unsigned char pattern(size_t seed, size_t i)
-{
-    return (unsigned char)(seed * 131 + i * 7 + 1);
-}
-
 static unsigned char *make(size_t n, size_t seed)
 {
     unsigned char *p = malloc(n);
     if (p == NULL)
         fail("malloc(%zu) returned NULL", n);
-    for (size_t i = 0; i < n; i++)
-        p[i] = pattern(seed, i);
+    fill_pattern(p, n, seed);
     return p;
 }
 
 static void check(const unsigned char *p, size_t n, size_t seed, const char *what)
 {
-    for (size_t i = 0; i < n; i++)
-        if (p[i] != pattern(seed, i))
-            fail("%s: block %p of %zu bytes changed at byte %zu", what, (const void *)p, n, i);
+    long at = check_pattern(p, n, seed);
+    if (at >= 0)
+        fail("%s: block %p of %zu bytes changed at byte %ld", what, (const void *)p, n, at);
 }
 
+/* malloc_block_size(n), the usable size libsmalloc gives malloc(n),
+ * n <= 512: proof that a block came from it rather than from glibc (which
+ * gives n + 8 rounded to 16, at least 24). */
 static void check_ours(void *p, size_t n, const char *what)
 {
-    if (malloc_usable_size(p) != class_size(n))
+    if (malloc_usable_size(p) != malloc_block_size(n))
         fail("%s: malloc(%zu) has %zu usable bytes, libsmalloc gives %zu: not preloaded?", what,
-             n, malloc_usable_size(p), class_size(n));
+             n, malloc_usable_size(p), malloc_block_size(n));
 }
 
 /* ---- before main and after it ---- */

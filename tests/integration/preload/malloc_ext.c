@@ -13,7 +13,6 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <malloc.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,26 +21,22 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "support.h"
+
 #define LIVE_BYTES ((size_t)32 << 20)
 #define BLOCK 64
 
-/* From /proc/self/statm with read(2): stdio would allocate its buffer in
- * glibc's heap, growing glibc's top chunk between two malloc_trim calls. */
+/* From /proc/self/statm with read(2) (statm_read): stdio would allocate
+ * its buffer in glibc's heap, growing glibc's top chunk between two
+ * malloc_trim calls. */
 static size_t resident_bytes(void)
 {
-    char buf[128];
-    int fd = open("/proc/self/statm", O_RDONLY);
-    ssize_t len = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
-    size_t size = 0, resident = 0;
-    if (fd >= 0)
-        close(fd);
-    if (len > 0)
-        buf[len] = '\0';
-    if (len <= 0 || sscanf(buf, "%zu %zu", &size, &resident) != 2) {
+    size_t resident;
+    if (statm_read(NULL, &resident) != 0) {
         fprintf(stderr, "cannot read /proc/self/statm\n");
         exit(2);
     }
-    return resident * (size_t)sysconf(_SC_PAGESIZE);
+    return resident;
 }
 
 static void print_mallinfo2(const char *when)

@@ -46,6 +46,8 @@
 
 #include <smalloc.h>
 
+#include "support.h"
+
 #ifndef FUZZ_OVERRIDE
 #define FUZZ_OVERRIDE 0
 #endif
@@ -145,45 +147,9 @@ static size_t decode_align(struct decoder *d)
 /* ---- patterns -------------------------------------------------------- */
 
 /* The pattern loops are most of the target's time and carry no decisions
- * worth steering by: no coverage or comparison tracing in them. */
+ * worth steering by: no coverage or comparison tracing in them (support.c,
+ * fill_pattern and check_pattern, is compiled without, project/). */
 #define NO_COVERAGE __attribute__((no_sanitize("coverage"), noinline))
-
-static inline uint64_t word_of(uint64_t seed, size_t i)
-{
-    uint64_t x = seed * 0x9E3779B97F4A7C15ull + i;
-    x ^= x >> 31;
-    x *= 0xBF58476D1CE4E5B9ull;
-    return x ^ (x >> 29);
-}
-
-NO_COVERAGE static void fill(unsigned char *p, size_t n, uint64_t seed)
-{
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w = word_of(seed, i);
-        memcpy(p + i, &w, 8);
-    }
-    uint64_t w = word_of(seed, i);
-    memcpy(p + i, &w, n - i);
-}
-
-/* Index of the first byte of p[0, n) that differs from the pattern, or -1. */
-NO_COVERAGE static long mismatch(const unsigned char *p, size_t n, uint64_t seed)
-{
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t w;
-        memcpy(&w, p + i, 8);
-        if (w != word_of(seed, i))
-            break;
-    }
-    for (; i < n; i++) {
-        uint64_t w = word_of(seed, i & ~(size_t)7);
-        if (p[i] != (unsigned char)(w >> (8 * (i & 7))))
-            return (long)i;
-    }
-    return -1;
-}
 
 /* Index of the first non-zero byte of p[0, n), or -1. */
 NO_COVERAGE static long nonzero(const unsigned char *p, size_t n)
@@ -196,7 +162,7 @@ NO_COVERAGE static long nonzero(const unsigned char *p, size_t n)
 
 static void check_slot(const struct slot *s, const char *when)
 {
-    long at = mismatch(s->p, s->usable, s->seed);
+    long at = check_pattern(s->p, s->usable, s->seed);
     if (at >= 0)
         fail("%s: block %p (asked %zu, usable %zu) changed at byte %ld", when, (void *)s->p,
              s->asked, s->usable, at);
@@ -204,17 +170,12 @@ static void check_slot(const struct slot *s, const char *when)
 
 /* ---- the rules the allocator promised -------------------------------- */
 
-static size_t round_up(size_t n, size_t a)
-{
-    return (n + a - 1) & ~(a - 1);
-}
-
 /* Class size of a small request, or 0 when it goes to the system malloc. */
 static size_t class_size(enum family fam, size_t n)
 {
     if (n > SMALLOC_SMALL_MAX)
         return 0;
-    return round_up(n == 0 ? 1 : n, fam == FAM_LIBC ? libc_alignment : 8);
+    return block_size(n, fam == FAM_LIBC ? libc_alignment : 8);
 }
 
 static size_t natural_alignment(size_t block)
@@ -270,7 +231,7 @@ static void adopt(struct slot *s, void *p, size_t n, enum family fam, size_t ali
     s->seed = next_seed++;
     s->fam = fam;
     s->ours = cs != 0;
-    fill(s->p, usable, s->seed);
+    fill_pattern(s->p, usable, s->seed);
 }
 
 static void expect_failure(void *p, int err, size_t n, const char *what)
@@ -394,7 +355,7 @@ static void op_realloc(struct decoder *d, struct slot *s, enum family fam, int a
     }
     if (s->p != NULL) {
         size_t keep = s->usable < n ? s->usable : n;
-        long at = mismatch(p, keep, s->seed);
+        long at = check_pattern(p, keep, s->seed);
         if (at >= 0)
             fail("realloc(%p, %zu) -> %p lost byte %ld of %zu kept", (void *)s->p, n, p, at, keep);
     }
@@ -429,7 +390,7 @@ static size_t aligned_class(size_t a, size_t n)
         return class_size(FAM_API, n);
     if (a > SMALLOC_SMALL_MAX || n > SMALLOC_SMALL_MAX)
         return 0;
-    size_t size = n == 0 ? a : round_up(n, a);
+    size_t size = block_size(n, a);
     return size <= SMALLOC_SMALL_MAX ? size : 0;
 }
 
@@ -537,7 +498,7 @@ static void op_burst(struct decoder *d)
             fail("burst malloc(%zu) #%zu failed", n, i);
         if ((uintptr_t)burst[i] % natural_alignment(cs) != 0)
             fail("burst malloc(%zu) = %p misaligned", n, (void *)burst[i]);
-        fill(burst[i], cs, seed + i);
+        fill_pattern(burst[i], cs, seed + i);
     }
     for (size_t k = 0; k < count; k++) {
         size_t i;
@@ -547,7 +508,7 @@ static void op_burst(struct decoder *d)
         case 2: i = k < (count + 1) / 2 ? 2 * k : 2 * (k - (count + 1) / 2) + 1; break;
         default: i = (k * 7919) % count; break; /* 7919 is a prime > BURST_MAX */
         }
-        long at = mismatch(burst[i], cs, seed + i);
+        long at = check_pattern(burst[i], cs, seed + i);
         if (at >= 0)
             fail("burst block %zu (%p, %zu bytes) changed at byte %ld", i, (void *)burst[i], n, at);
         smalloc_free(burst[i]);

@@ -11,6 +11,8 @@
 # Exit 77 (skipped) when no clang with libFuzzer is installed (tests/run.sh
 # installs clang-14 and libclang-rt-14-dev).
 set -uo pipefail
+# shellcheck source=../../support/checks.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../support/checks.sh"
 if [ $# -lt 3 ]; then
   echo "usage: $0 SOURCE_DIR WORK_DIR SECONDS [override|asan|secure ...]" >&2
   exit 2
@@ -30,8 +32,7 @@ if [ -z "$cc" ]; then
 fi
 if [ -z "$cc" ] || ! echo 'int LLVMFuzzerTestOneInput(const char*d,long n){return 0;}' |
      "$cc" -x c -fsanitize=fuzzer -o /dev/null - 2>/dev/null; then
-  echo "SKIPPED: no clang with libFuzzer (install clang-14 libclang-rt-14-dev)"
-  exit 77
+  skip "no clang with libFuzzer (install clang-14 libclang-rt-14-dev)"
 fi
 
 build_one() {
@@ -49,13 +50,11 @@ build_one() {
         "-DCMAKE_C_FLAGS=-g -fsanitize=fuzzer-no-link,$san -fno-sanitize-recover=all -fno-omit-frame-pointer" \
         "-DCMAKE_EXE_LINKER_FLAGS=-fsanitize=$san" >"$dir/configure.log" 2>&1; then
     cat "$dir/configure.log" >&2
-    echo "FAILED: configure $v" >&2
-    return 1
+    fail "configure $v"
   fi
   if ! cmake --build "$dir/build" -j2 --target fuzz_alloc >"$dir/build.log" 2>&1; then
     cat "$dir/build.log" >&2
-    echo "FAILED: build $v" >&2
-    return 1
+    fail "build $v"
   fi
 }
 

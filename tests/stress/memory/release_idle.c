@@ -25,7 +25,6 @@
  * last free and at the end of the wait. The allocator is libsmalloc through
  * the smalloc_* API; pointer tables are mmap'd, outside it.
  */
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,47 +36,12 @@
 
 #include <smalloc.h>
 
+#include "support.h"
+
 #define MIB ((size_t)1 << 20)
 #define ARENA ((uintptr_t)1 << 20)
 #define KEEP_EVERY 4096
 #define MAX_KEPT 65536
-
-/* Resident bytes, without allocating (no stdio). */
-static size_t rss(void)
-{
-    char buf[128];
-    int fd = open("/proc/self/statm", O_RDONLY);
-    if (fd < 0)
-        return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
-    char *p = buf;
-    while (*p && *p != ' ')
-        p++;
-    return strtoul(p, NULL, 10) * (size_t)sysconf(_SC_PAGESIZE);
-}
-
-static void *map(size_t bytes)
-{
-    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) {
-        perror("mmap");
-        exit(2);
-    }
-    return p;
-}
-
-static uint64_t xorshift(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return *s = x;
-}
 
 static void sleep_ms(long ms)
 {
@@ -109,8 +73,8 @@ static void some_calls(void)
 static void start_release_thread(void)
 {
     enum { N = 8 * 1024 * 1024 / 64 };
-    size_t before = rss();
-    void **p = map(N * sizeof(void *));
+    size_t before = statm_resident_bytes();
+    void **p = map_table(N * sizeof(void *));
     for (size_t i = 0; i < N; i++) {
         p[i] = smalloc_malloc(64);
         memset(p[i], 1, 64);
@@ -118,7 +82,7 @@ static void start_release_thread(void)
     for (size_t i = 0; i < N; i++)
         smalloc_free(p[i]);
     munmap(p, N * sizeof(void *));
-    for (int i = 0; i < 250 && rss() > before + 4 * MIB; i++)
+    for (int i = 0; i < 250 && statm_resident_bytes() > before + 4 * MIB; i++)
         sleep_ms(20);
 }
 
@@ -165,10 +129,10 @@ int main(int argc, char **argv)
         printf("in a fork child: ");
     }
     size_t size = fragmented ? 64 : 32, count = total / size;
-    size_t rss_start = rss();
+    size_t rss_start = statm_resident_bytes();
 
     size_t table_bytes = count * sizeof(void *);
-    void **blocks = map(table_bytes);
+    void **blocks = map_table(table_bytes);
     for (size_t i = 0; i < count; i++) {
         blocks[i] = smalloc_malloc(size);
         if (blocks[i] == NULL) {
@@ -177,7 +141,7 @@ int main(int argc, char **argv)
         }
         memset(blocks[i], 0x5a, size);
     }
-    size_t rss_peak = rss() - table_bytes;
+    size_t rss_peak = statm_resident_bytes() - table_bytes;
     size_t nkept = 0, narenas = 0;
     if (fragmented) {
         for (size_t i = 0; i < count; i++) {
@@ -193,7 +157,7 @@ int main(int argc, char **argv)
     } else {
         uint64_t rng = 0x9E3779B97F4A7C15ull;
         for (size_t i = count; i > 1; i--) {
-            size_t j = (size_t)(xorshift(&rng) % i);
+            size_t j = (size_t)(xorshift64(&rng) % i);
             void *t = blocks[i - 1];
             blocks[i - 1] = blocks[j];
             blocks[j] = t;
@@ -207,7 +171,7 @@ int main(int argc, char **argv)
         *(volatile char *)p = 1;
         smalloc_free(p);
     }
-    size_t rss_freed = rss();
+    size_t rss_freed = statm_resident_bytes();
     /* Arenas holding kept blocks stay: per arena its 12 KiB header and the
      * pools of its kept blocks (4 in 1 MiB at 1 in 4096 64-byte blocks). */
     size_t allowed = rss_start + 4 * MIB + narenas * 32 * 1024;
@@ -219,7 +183,7 @@ int main(int argc, char **argv)
         sleep_ms(20);
         if (calls)
             some_calls();
-        rss_end = rss();
+        rss_end = statm_resident_bytes();
         waited = now_ms() - start;
     }
     printf("release_idle %s %zu MiB: RSS start %.1f MiB, peak %.1f MiB, after the last free "

@@ -34,15 +34,6 @@
  * freed last in arenas that stay mapped, page tables. */
 #define RSS_SLACK (4 * MIB)
 
-static uint64_t xorshift(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return *s = x;
-}
-
 struct worker {
     pthread_t tid;
     unsigned id;
@@ -59,7 +50,7 @@ static void *worker_main(void *arg)
     uint64_t rng = 0x9E3779B97F4A7C15ull * (w->id + 1);
     size_t cap = w->table_bytes / sizeof *w->blocks;
     while (w->bytes < THREAD_BYTES && w->nblocks < cap) {
-        size_t n = 16 + (size_t)(xorshift(&rng) % (512 - 16 + 1));
+        size_t n = 16 + (size_t)(xorshift64(&rng) % (512 - 16 + 1));
         unsigned char *p = smalloc_malloc(n);
         if (p == NULL) {
             w->failed = 1;
@@ -77,7 +68,7 @@ static void *worker_main(void *arg)
      * threads and shards, and pools empty only at the very end. */
     struct worker *v = w->victim;
     for (size_t i = v->nblocks; i > 1; i--) {
-        size_t j = (size_t)(xorshift(&rng) % i);
+        size_t j = (size_t)(xorshift64(&rng) % i);
         unsigned char *t = v->blocks[i - 1];
         v->blocks[i - 1] = v->blocks[j];
         v->blocks[j] = t;

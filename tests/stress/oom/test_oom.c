@@ -318,14 +318,12 @@ static void rlimit_child(void *arg)
                                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (blocks == MAP_FAILED)
         child_fail("mmap of the table", 0, 0);
-    size_t pages = 0, resident = 0;
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (f == NULL || fscanf(f, "%zu %zu", &pages, &resident) != 2)
+    size_t mapped = 0;
+    if (statm_read(&mapped, NULL) != 0)
         child_fail("statm", 0, 0);
-    fclose(f);
     struct smalloc_stats before, full, after;
     smalloc_stats_get(&before);
-    struct rlimit rl = {pages * (size_t)sysconf(_SC_PAGESIZE) + LIMIT_ROOM, RLIM_INFINITY};
+    struct rlimit rl = {mapped + LIMIT_ROOM, RLIM_INFINITY};
     if (setrlimit(RLIMIT_AS, &rl) != 0)
         child_fail("setrlimit", 0, 0);
 

@@ -31,6 +31,7 @@
 #include <smalloc.h>
 
 #include "stress.h"
+#include "support.h"
 
 #define MAX_SIZE 20000        /* largest request; fits the 16-bit size */
 #define HOARD 64              /* blocks a worker keeps to itself */
@@ -58,7 +59,7 @@ struct worker {
     uint64_t ops, mallocs, callocs, reallocs, aligned, frees;
 };
 
-/* ---- patterns ---------------------------------------------------------- */
+/* ---- random numbers (the byte patterns are support.h's) ----------------- */
 
 static uint64_t mix(uint64_t x)
 {
@@ -72,33 +73,6 @@ static uint64_t rnd(struct worker *w)
 {
     w->rng = w->rng * 6364136223846793005ull + 1442695040888963407ull;
     return mix(w->rng);
-}
-
-static void fill(unsigned char *p, size_t n, uint64_t seed)
-{
-    size_t words = n / 8;
-    for (size_t i = 0; i < words; i++) {
-        uint64_t v = mix(seed * 0x100000001B3ull + i);
-        memcpy(p + 8 * i, &v, 8);
-    }
-    uint64_t v = mix(seed * 0x100000001B3ull + words);
-    memcpy(p + 8 * words, &v, n % 8);
-}
-
-/* Index of the first byte that differs from fill(seed), or -1. */
-static long check(const unsigned char *p, size_t n, uint64_t seed)
-{
-    size_t words = n / 8;
-    for (size_t i = 0; i <= words; i++) {
-        uint64_t v = mix(seed * 0x100000001B3ull + i);
-        size_t len = i < words ? 8 : n % 8;
-        if (memcmp(p + 8 * i, &v, len) != 0) {
-            for (size_t j = 0; j < len; j++)
-                if (p[8 * i + j] != ((unsigned char *)&v)[j])
-                    return (long)(8 * i + j);
-        }
-    }
-    return -1;
 }
 
 /* ---- corruption reports (no allocation: also used in fork children) ---- */
@@ -129,13 +103,13 @@ struct block {
 static uintptr_t encode(struct worker *w, unsigned char *p, size_t size, int api)
 {
     if (size < 8) {
-        fill(p, size, (uintptr_t)p);
+        fill_pattern(p, size, (uintptr_t)p);
         return (uintptr_t)p | size;
     }
     uint64_t seed = ((uint64_t)w->id << 32) | w->counter++;
     uint64_t header = size | (uint64_t)api << 16 | seed << 17;
     memcpy(p, &header, 8);
-    fill(p + 8, size - 8, seed);
+    fill_pattern(p + 8, size - 8, seed);
     return (uintptr_t)p;
 }
 
@@ -175,7 +149,8 @@ static int verify(uintptr_t v, struct block *b, const char *where)
         report(where, "usable size below the size asked", b->p, b->size, (long)usable);
         return 0;
     }
-    long bad = b->tiny ? check(b->p, b->size, b->seed) : check(b->p + 8, b->size - 8, b->seed);
+    long bad = b->tiny ? check_pattern(b->p, b->size, b->seed)
+                       : check_pattern(b->p + 8, b->size - 8, b->seed);
     if (bad >= 0) {
         report(where, "pattern broken at byte", b->p, b->size, b->tiny ? bad : bad + 8);
         return 0;
@@ -297,11 +272,11 @@ static uintptr_t resize(struct worker *w, const struct block *b)
     size_t keep = b->size < n ? b->size : n;
     long bad = -1;
     if (b->tiny) {
-        bad = check(q, keep, b->seed);
+        bad = check_pattern(q, keep, b->seed);
     } else if (memcmp(q, &b->header, keep < 8 ? keep : 8) != 0) {
         bad = 0;
     } else if (keep > 8) {
-        long d = check(q + 8, keep - 8, b->seed);
+        long d = check_pattern(q + 8, keep - 8, b->seed);
         bad = d < 0 ? -1 : d + 8;
     }
     if (bad >= 0)
