@@ -22,6 +22,9 @@ memcheck() {
 }
 # expect LINE_REGEX: some line of the output matches.
 expect() { grep -qE "$1" "$tmp/out" || fail "no line matching: $1"; }
+# expect_near LINE REGEX WHAT: one of the 4 lines after a line matching LINE
+# matches REGEX, else fail with WHAT.
+expect_near() { grep -A4 -- "$1" "$tmp/out" | grep -qE "$2" || fail "$3"; }
 # A frame of libsmalloc: its malloc or free, by source line or by object.
 # With -g and little inlining (a Debug build), Memcheck first lists the
 # inlined helpers (sm_track_alloc, sm_alloc), so the frame may come a few
@@ -35,8 +38,8 @@ pass "clean run (every entry point, sizes 0..1100): no error, no leak"
 
 [ "$(memcheck leak)" = 99 ] || fail "leak: no error exit"
 expect '32 bytes in 1 blocks are definitely lost in loss record'
-grep -A4 'definitely lost in loss record' "$tmp/out" | grep -qE "(at|by) 0x[0-9A-Fa-f]+: malloc \(.*$ours" ||
-  fail "leak: not allocated by libsmalloc's malloc"
+expect_near 'definitely lost in loss record' "(at|by) 0x[0-9A-Fa-f]+: malloc \(.*$ours" \
+  "leak: not allocated by libsmalloc's malloc"
 expect 'by 0x[0-9A-Fa-f]+: plant_leak \(planted\.c'
 pass "leak: 32 bytes definitely lost, allocated by libsmalloc's malloc in plant_leak"
 
@@ -44,9 +47,9 @@ pass "leak: 32 bytes definitely lost, allocated by libsmalloc's malloc in plant_
 expect 'Invalid write of size 1'
 expect 'at 0x[0-9A-Fa-f]+: plant_use_after_free \(planted\.c'
 expect 'Address 0x[0-9A-Fa-f]+ is 8 bytes inside a block of size 32 free.d'
-grep -A4 "free'd" "$tmp/out" | grep -qE "(at|by) 0x[0-9A-Fa-f]+: free \(.*$ours" || fail "use after free: not freed by libsmalloc's free"
-grep -A4 "Block was alloc'd at" "$tmp/out" | grep -qE "(at|by) 0x[0-9A-Fa-f]+: malloc \(.*$ours" ||
-  fail "use after free: not allocated by libsmalloc's malloc"
+expect_near "free'd" "(at|by) 0x[0-9A-Fa-f]+: free \(.*$ours" "use after free: not freed by libsmalloc's free"
+expect_near "Block was alloc'd at" "(at|by) 0x[0-9A-Fa-f]+: malloc \(.*$ours" \
+  "use after free: not allocated by libsmalloc's malloc"
 pass "use after free: invalid write 8 bytes inside a freed 32-byte block, freed and allocated by libsmalloc"
 
 [ "$(memcheck uninitialised)" = 99 ] || fail "uninitialised: no error exit"

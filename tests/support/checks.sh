@@ -3,7 +3,8 @@
 # "FAILED: what" on stderr (then, if the script defines fail_context, what
 # that prints, on stderr too) and ends the script with status 1; skip "why"
 # prints "skip: why" and ends it with status 77 (SKIP_RETURN_CODE in CTest).
-# Also: usage (argument count) and scratch_dir (a temporary directory).
+# Also: usage (argument count), scratch_dir (a temporary directory) and
+# run_logged (a command run quietly into a log).
 checks=0
 
 fail() {
@@ -40,4 +41,15 @@ usage() {
 scratch_dir() {
   tmp=$(mktemp -d "${TMPDIR:-/tmp}/smalloc-$1.XXXXXX")
   trap 'rm -rf "$tmp"' EXIT
+}
+
+# run_logged LOG CMD...: run CMD with its output into LOG; if it fails, show
+# the log on stderr and fail.
+run_logged() {
+  local log=$1
+  shift
+  if ! "$@" >"$log" 2>&1; then
+    cat "$log" >&2
+    fail "command failed: $*"
+  fi
 }

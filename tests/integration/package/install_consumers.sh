@@ -24,22 +24,13 @@ prefix=$tmp/prefix
 # Nothing from the caller's environment may decide which libsmalloc runs.
 unset LD_PRELOAD LD_LIBRARY_PATH PKG_CONFIG_PATH PKG_CONFIG_LIBDIR CMAKE_PREFIX_PATH
 
-# run LOG CMD...: run quietly, show the log if it fails.
-run() {
-  local log=$1
-  shift
-  if ! "$@" >"$log" 2>&1; then
-    cat "$log" >&2
-    fail "command failed: $*"
-  fi
-}
 expect_eq() { # what got want
   [ "$2" = "$3" ] || fail "$1: got '$2', want '$3'"
   pass "$1 = '$3'"
 }
 
 # 1. Install.
-run "$tmp/install.log" cmake --install "$build" --prefix "$prefix"
+run_logged "$tmp/install.log" cmake --install "$build" --prefix "$prefix"
 case "$libdir_rel" in /*) libdir=$libdir_rel ;; *) libdir=$prefix/$libdir_rel ;; esac
 for f in "$libdir/libsmalloc.so.$version" "$libdir/libsmalloc.a" \
          "$prefix/include/smalloc.h" "$prefix/include/smalloc_version.h" \
@@ -75,12 +66,12 @@ check_consumer() {
 }
 
 # 2. find_package(smalloc): smalloc::smalloc and smalloc::smalloc_static.
-run "$tmp/cmake-configure.log" cmake -S "$here/consumer-cmake" -B "$tmp/cmake-build" \
+run_logged "$tmp/cmake-configure.log" cmake -S "$here/consumer-cmake" -B "$tmp/cmake-build" \
   -DCMAKE_C_COMPILER="$cc" -DCMAKE_BUILD_TYPE=Release -DCMAKE_PREFIX_PATH="$prefix" \
   -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF -DSMALLOC_EXPECT_VERSION="$version"
 expect_eq "find_package(smalloc) smalloc_DIR" \
   "$(sed -n 's/^smalloc_DIR:PATH=//p' "$tmp/cmake-build/CMakeCache.txt")" "$libdir/cmake/smalloc"
-run "$tmp/cmake-build.log" cmake --build "$tmp/cmake-build"
+run_logged "$tmp/cmake-build.log" cmake --build "$tmp/cmake-build"
 check_consumer "find_package shared" "$tmp/cmake-build/consumer_shared" "$installed_lib"
 check_consumer "find_package static" "$tmp/cmake-build/consumer_static" "none"
 if readelf -d "$tmp/cmake-build/consumer_static" | grep -q 'NEEDED.*libsmalloc'; then
@@ -95,12 +86,12 @@ pc_flags=$(pkg-config --cflags --libs smalloc)
 pc_libdir=$(pkg-config --variable=libdir smalloc)
 expect_eq "pkg-config libdir" "$pc_libdir" "$libdir"
 # shellcheck disable=SC2086 # the flags are words
-run "$tmp/pkg-config-cc.log" "$cc" -O2 -o "$tmp/consumer_pc" "$here/consumer.c" $pc_flags \
+run_logged "$tmp/pkg-config-cc.log" "$cc" -O2 -o "$tmp/consumer_pc" "$here/consumer.c" $pc_flags \
   -Wl,-rpath,"$pc_libdir"
 check_consumer "pkg-config" "$tmp/consumer_pc" "$installed_lib"
 
 # 4. smalloc-run on a program that never heard of libsmalloc.
-run "$tmp/preloaded-cc.log" "$cc" -O2 -o "$tmp/preloaded" "$here/preloaded.c"
+run_logged "$tmp/preloaded-cc.log" "$cc" -O2 -o "$tmp/preloaded" "$here/preloaded.c"
 expect_eq "without smalloc-run, libsmalloc loaded" "$("$tmp/preloaded" | sed -n 's/^library: //p')" "none"
 expect_eq "smalloc-run --version" "$("$prefix/bin/smalloc-run" --version)" "smalloc-run (libsmalloc) $version"
 if ! (cd "$tmp" && "$prefix/bin/smalloc-run" --stats ./preloaded >"$tmp/run.out" 2>"$tmp/run.err"); then

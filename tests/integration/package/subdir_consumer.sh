@@ -14,19 +14,11 @@ case "$override" in ON|on|1|TRUE|true|YES|yes) mode=override ;; esac
 scratch_dir subdir
 unset LD_PRELOAD LD_LIBRARY_PATH
 
-run() {
-  local log=$1
-  shift
-  if ! "$@" >"$log" 2>&1; then
-    cat "$log" >&2
-    fail "command failed: $*"
-  fi
-}
 # No build type: the parent's choice, which libsmalloc must leave alone. The
 # override setting follows the main build so the consumer knows what to expect.
-run "$tmp/configure.log" cmake -S "$here/consumer-subdir" -B "$tmp/build" \
+run_logged "$tmp/configure.log" cmake -S "$here/consumer-subdir" -B "$tmp/build" \
   -DCMAKE_C_COMPILER="$cc" -DSMALLOC_SOURCE_DIR="$source" -DSMALLOC_OVERRIDE="$override"
-run "$tmp/build.log" cmake --build "$tmp/build" -j2
+run_logged "$tmp/build.log" cmake --build "$tmp/build" -j2
 out=$("$tmp/build/consumer" "$version" "$mode" 2>&1) || { echo "$out" >&2; fail "consumer"; }
 echo "$out"
 echo "$out" | grep -qx "consumer: $version, 0 failures" || fail "no success line"
