@@ -9,7 +9,7 @@
 #                  ON    the whole suite: configuring fails at once when
 #                        Criterion or a C++ compiler is missing (tests/run.sh)
 #                  OFF   no tests
-#   C++            only tests/preload/*.cc (preload_cxx) and
+#   C++            only tests/integration/preload/*.cc (preload_cxx) and
 #                  bench/gbench_shim.cc are C++: the language is enabled when
 #                  check_language(CXX) finds a compiler, and those two parts
 #                  are left out when it does not.
@@ -55,7 +55,7 @@ if(SMALLOC_TESTS OR SMALLOC_BENCH)
   elseif(smalloc_tests_asked STREQUAL "AUTO" AND SMALLOC_TESTS)
     set(SMALLOC_TESTS_NOTE "${SMALLOC_TESTS_NOTE}; no C++ compiler: preload_cxx left out")
   elseif(SMALLOC_TESTS)
-    message(FATAL_ERROR "SMALLOC_TESTS=ON, but no C++ compiler was found, and tests/preload "
+    message(FATAL_ERROR "SMALLOC_TESTS=ON, but no C++ compiler was found, and tests/integration/preload "
       "has C++ programs. Debian: apt-get install g++ (or set CXX); "
       "-DSMALLOC_TESTS=AUTO builds the other tests without it.")
   endif()

@@ -7,7 +7,6 @@
  *
  * Everything runs on a shard no other thread touches (shard.h).
  */
-#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -20,6 +19,7 @@
 #include "pool.h"
 #include "transfer.h"
 #include "shard.h"
+#include "support.h"
 
 static sm_pool_t *take_pool(unsigned shard)
 {
@@ -179,20 +179,14 @@ Test(arena, first_empty_arena_is_kept_the_next_is_unmapped)
     cr_assert_eq(totals(&sm_g_arena_totals.cached), cached0, "arenas_cached after reuse");
 }
 
-/* /proc/self/statm without stdio: fopen's FILE would be a small block of
- * the pinned shard and, with every arena full, map one more arena. */
+/* statm_resident_bytes reads /proc/self/statm without stdio: fopen's FILE
+ * would be a small block of the pinned shard and, with every arena full,
+ * map one more arena. */
 static size_t resident_bytes(void)
 {
-    char buf[128];
-    int fd = open("/proc/self/statm", O_RDONLY);
-    cr_assert_geq(fd, 0, "open /proc/self/statm");
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    cr_assert_gt(n, 0, "read /proc/self/statm");
-    buf[n] = '\0';
-    unsigned long size, resident;
-    cr_assert_eq(sscanf(buf, "%lu %lu", &size, &resident), 2, "parse statm: %s", buf);
-    return resident * (size_t)sysconf(_SC_PAGESIZE);
+    size_t resident = statm_resident_bytes();
+    cr_assert_gt(resident, 0, "read /proc/self/statm");
+    return resident;
 }
 
 /* The life cycle through the allocator, on a pinned thread. */

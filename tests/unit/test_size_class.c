@@ -17,12 +17,9 @@
 #include "size_class.h"
 #include "support.h"
 
-/* The card's rule for smalloc_*: the next multiple of 8, 0 taking 8. */
-static size_t api_class_size(size_t n)
-{
-    return n == 0 ? 8 : (n + 7) / 8 * 8;
-}
-
+/* The card's rules (support.h): smalloc_* the next multiple of 8, 0
+ * taking 8; malloc the next multiple of 16, at least 16. */
+#define api_class_size api_block_size
 #define abi_class_size malloc_block_size
 
 /* Every entry of table: a class in range, holding n, of the rule's size. */

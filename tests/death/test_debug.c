@@ -1,0 +1,190 @@
+/*
+ * SMALLOC_DEBUG=1: each planted error of tests/death/planted.c, run under
+ * LD_PRELOAD of the built libsmalloc.so, must abort with a report that names
+ * the error, the pointer, the size requested, the byte offset hit and the
+ * function that allocated the block; clean runs must print nothing.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <criterion/criterion.h>
+
+#include "support.h"
+
+struct planted_run {
+    const char *mode;
+    int debug; /* SMALLOC_DEBUG=1, else no option */
+};
+
+static void exec_planted(void *arg)
+{
+    const struct planted_run *r = arg;
+    char *argv[] = {PLANTED_PATH, (char *)r->mode, NULL};
+    char *debug_env[] = {"LD_PRELOAD=" LIBSMALLOC_PATH, "SMALLOC_DEBUG=1", NULL};
+    char *plain_env[] = {"LD_PRELOAD=" LIBSMALLOC_PATH, NULL};
+    execve(PLANTED_PATH, argv, r->debug ? debug_env : plain_env);
+    _exit(127);
+}
+
+/* Runs a planted error; returns the "planted <pointer> <size>" the helper
+ * printed first, as "<pointer>" in ptr. */
+static void run_planted(const char *mode, struct captured *c, char *ptr, size_t *size)
+{
+    struct planted_run r = {mode, 1};
+    fork_and_capture(exec_planted, &r, c);
+    cr_assert_eq(c->exit_code, 0, "planted %s exited with %d; stderr:\n%s", mode, c->exit_code,
+                 c->err);
+    cr_assert_eq(c->signal, SIGABRT, "planted %s: signal %d, expected SIGABRT; stderr:\n%s", mode,
+                 c->signal, c->err);
+    cr_assert_eq(sscanf(c->err, "planted %63s %zu", ptr, size), 2,
+                 "planted %s printed no pointer; stderr:\n%s", mode, c->err);
+}
+
+static void expect_text(const struct captured *c, const char *mode, const char *text)
+{
+    cr_assert(strstr(c->err, text) != NULL, "planted %s: report lacks \"%s\"; stderr:\n%s", mode,
+              text, c->err);
+}
+
+/* The report's block line and the allocation site. */
+static void expect_block(const struct captured *c, const char *mode, const char *ptr, size_t size,
+                         const char *allocator)
+{
+    char line[160];
+    snprintf(line, sizeof line, "smalloc:   pointer %s, %zu bytes requested\n", ptr, size);
+    expect_text(c, mode, line);
+    expect_text(c, mode, "smalloc:   allocated at:\n");
+    snprintf(line, sizeof line, " %s+0x", allocator);
+    const char *at = strstr(c->err, "allocated at:");
+    cr_assert(at != NULL && strstr(at, line) != NULL,
+              "planted %s: the allocation backtrace does not name %s; stderr:\n%s", mode,
+              allocator, c->err);
+}
+
+Test(debug, overflow_by_one_byte_of_a_small_block)
+{
+    struct captured c;
+    char ptr[64];
+    size_t size;
+    run_planted("overflow", &c, ptr, &size);
+    cr_assert_eq(size, 13);
+    expect_text(&c, "overflow",
+                "smalloc: debug: free(): buffer overflow: a guard byte after the block was "
+                "overwritten\n");
+    expect_block(&c, "overflow", ptr, 13, "plant_overflow");
+    expect_text(&c, "overflow", "smalloc:   byte offset 13: 0x41 found, 0xfd expected\n");
+}
+
+Test(debug, overflow_by_one_byte_of_a_large_block)
+{
+    struct captured c;
+    char ptr[64];
+    size_t size;
+    run_planted("overflow_large", &c, ptr, &size);
+    cr_assert_eq(size, 1000);
+    expect_text(&c, "overflow_large", "smalloc: debug: free(): buffer overflow: ");
+    expect_block(&c, "overflow_large", ptr, 1000, "plant_overflow");
+    expect_text(&c, "overflow_large", "smalloc:   byte offset 1000: 0x41 found, 0xfd expected\n");
+}
+
+Test(debug, underflow_by_one_byte)
+{
+    struct captured c;
+    char ptr[64];
+    size_t size;
+    run_planted("underflow", &c, ptr, &size);
+    expect_text(&c, "underflow",
+                "smalloc: debug: free(): buffer underflow: a guard byte before the block was "
+                "overwritten\n");
+    expect_block(&c, "underflow", ptr, 24, "plant_underflow");
+    expect_text(&c, "underflow", "smalloc:   byte offset -1: 0x55 found, 0xfd expected\n");
+}
+
+Test(debug, double_free)
+{
+    struct captured c;
+    char ptr[64];
+    size_t size;
+    run_planted("double_free", &c, ptr, &size);
+    expect_text(&c, "double_free",
+                "smalloc: debug: free(): double free (the block was already freed)\n");
+    expect_block(&c, "double_free", ptr, 40, "plant_double_free");
+}
+
+Test(debug, free_of_a_stack_address)
+{
+    struct captured c;
+    char ptr[64], line[128];
+    size_t size;
+    run_planted("free_stack", &c, ptr, &size);
+    expect_text(&c, "free_stack",
+                "smalloc: debug: free(): pointer not returned by libsmalloc (no live block "
+                "starts there)\n");
+    snprintf(line, sizeof line, "smalloc:   pointer %s\n", ptr);
+    expect_text(&c, "free_stack", line);
+}
+
+Test(debug, free_of_an_interior_pointer)
+{
+    struct captured c;
+    char ptr[64], line[128];
+    size_t size;
+    run_planted("free_interior", &c, ptr, &size);
+    expect_text(&c, "free_interior", "smalloc: debug: free(): pointer not returned by libsmalloc");
+    snprintf(line, sizeof line, "smalloc:   pointer %s\n", ptr);
+    expect_text(&c, "free_interior", line);
+}
+
+Test(debug, write_after_free_found_when_the_block_leaves_the_quarantine)
+{
+    struct captured c;
+    char ptr[64];
+    size_t size;
+    run_planted("write_after_free", &c, ptr, &size);
+    expect_text(&c, "write_after_free",
+                "smalloc: debug: free(): write to freed memory (found when the block left the "
+                "quarantine)\n");
+    expect_block(&c, "write_after_free", ptr, 24, "plant_write_after_free");
+    expect_text(&c, "write_after_free", "smalloc:   byte offset 5: 0x58 found, 0xdd expected\n");
+}
+
+Test(debug, realloc_checks_the_block)
+{
+    struct captured c;
+    char ptr[64];
+    size_t size;
+    run_planted("realloc_overflow", &c, ptr, &size);
+    expect_text(&c, "realloc_overflow", "smalloc: debug: realloc(): buffer overflow: ");
+    expect_block(&c, "realloc_overflow", ptr, 10, "plant_realloc_overflow");
+    expect_text(&c, "realloc_overflow", "smalloc:   byte offset 10: 0x52 found, 0xfd expected\n");
+}
+
+/* Every entry point and size 0..1100 in debug mode, then without it. */
+Test(debug, clean_run_reports_nothing)
+{
+    struct captured c;
+    struct planted_run r = {"clean", 1};
+    fork_and_capture(exec_planted, &r, &c);
+    cr_assert_eq(c.signal, 0, "signal %d; stderr:\n%s", c.signal, c.err);
+    cr_assert_eq(c.exit_code, 0, "exit %d; stderr:\n%s", c.exit_code, c.err);
+    /* malloc_usable_size is the size requested in debug mode. */
+    cr_assert_str_eq(c.err, "usable 13\n");
+
+    r.debug = 0;
+    fork_and_capture(exec_planted, &r, &c);
+    cr_assert_eq(c.signal, 0, "signal %d; stderr:\n%s", c.signal, c.err);
+    cr_assert_eq(c.exit_code, 0, "exit %d; stderr:\n%s", c.exit_code, c.err);
+    cr_assert_str_eq(c.err, "usable 16\n");
+}
+
+Test(debug, new_and_freed_memory_are_filled)
+{
+    struct captured c;
+    struct planted_run r = {"fill", 1};
+    fork_and_capture(exec_planted, &r, &c);
+    cr_assert_eq(c.signal, 0, "signal %d; stderr:\n%s", c.signal, c.err);
+    cr_assert_eq(c.exit_code, 0, "exit %d (bytes not uniform); stderr:\n%s", c.exit_code, c.err);
+    cr_assert_str_eq(c.err, "new 0xcd freed 0xdd\n");
+}
