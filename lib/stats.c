@@ -290,6 +290,10 @@ static void emit_field(emitter_t *e, const char *key, const char *group, const c
         put(e->r, "  %-32s %14zu %14.3f\n", label, v, (double)v / (1024.0 * 1024.0));
     else
         put(e->r, "  %-32s %14zu\n", label, v);
+    /* What is resident next to what libsmalloc holds. */
+    if (strcmp(key, "rss_bytes") == 0)
+        put(e->r, "  %-32s %14zu %14.3f\n", "mapped by libsmalloc (above)", e->mapped,
+            (double)e->mapped / (1024.0 * 1024.0));
 }
 
 static void emit_classes(emitter_t *e, const struct smalloc_stats *s)
@@ -298,7 +302,7 @@ static void emit_classes(emitter_t *e, const struct smalloc_stats *s)
         emit_key(e, "classes");
         put(e->r, "[");
     } else {
-        put(e->r, "%5s", "class");
+        /* A class is named by its block size (the first column). */
 #define SM_STATS_CLASS_HEAD(field, group, label, unit, doc) put(e->r, " %10s", label);
         SMALLOC_CLASS_STATS_FIELDS(SM_STATS_CLASS_HEAD)
 #undef SM_STATS_CLASS_HEAD
@@ -310,13 +314,15 @@ static void emit_classes(emitter_t *e, const struct smalloc_stats *s)
         if (c->pools_in_use == 0)
             continue;
         if (e->json) {
-            put(e->r, "%s{\"class\":%u", first_class ? "" : ",", cls);
-#define SM_STATS_CLASS_JSON(field, group, label, unit, doc) put(e->r, ",\"" #field "\":%zu", c->field);
+            put(e->r, "%s{", first_class ? "" : ",");
+            const char *sep = "";
+#define SM_STATS_CLASS_JSON(field, group, label, unit, doc) \
+    put(e->r, "%s\"" #field "\":%zu", sep, c->field);          \
+    sep = ",";
             SMALLOC_CLASS_STATS_FIELDS(SM_STATS_CLASS_JSON)
 #undef SM_STATS_CLASS_JSON
             put(e->r, "}");
         } else {
-            put(e->r, "%5u", cls);
 #define SM_STATS_CLASS_ROW(field, group, label, unit, doc) put(e->r, " %10zu", c->field);
             SMALLOC_CLASS_STATS_FIELDS(SM_STATS_CLASS_ROW)
 #undef SM_STATS_CLASS_ROW
@@ -426,9 +432,6 @@ static void report_build(report_t *r, bool json, const char *reason)
     if (json) {
         emit_classes(&e, &s);
         put(r, "}\n");
-    } else {
-        put(r, "  %-32s %14zu %14.3f\n", "mapped by libsmalloc (above)", s.bytes_mapped,
-            (double)s.bytes_mapped / (1024.0 * 1024.0));
     }
 }
 

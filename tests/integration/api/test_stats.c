@@ -226,8 +226,8 @@ Test(stats, print_shows_the_snapshot)
     SMALLOC_STATS_FIELDS(CHECK_FIELD)
 #undef CHECK_FIELD
 
-    /* Class rows: the index, then the class fields in their order. One row
-     * per class with a pool in use. */
+    /* Class rows: the class fields in their order, the block size first,
+     * which names the class. One row per class with a pool in use. */
     enum { NFIELDS = 0
 #define COUNT_FIELD(field, group, label, unit, doc) +1
         SMALLOC_CLASS_STATS_FIELDS(COUNT_FIELD)
@@ -241,18 +241,19 @@ Test(stats, print_shows_the_snapshot)
         const char *p = lines[i];
         size_t n = 0;
         char *end;
-        while (n <= NFIELDS) {
+        while (n < NFIELDS) {
             v[n] = strtoll(p, &end, 10);
             if (end == p)
                 break;
             n++;
             p = end;
         }
-        if (n != NFIELDS + 1 || *skip_spaces(p) != '\0')
+        if (n != NFIELDS || *skip_spaces(p) != '\0')
             continue; /* not a class row */
-        cr_assert(v[0] >= 0 && v[0] < SMALLOC_NCLASSES, "row \"%s\": class %lld", lines[i], v[0]);
-        const struct smalloc_class_stats *k = &s.classes[v[0]];
-        size_t j = 1;
+        cr_assert(v[0] >= 8 && v[0] <= SMALLOC_SMALL_MAX && v[0] % 8 == 0, "row \"%s\": block size %lld",
+                  lines[i], v[0]);
+        const struct smalloc_class_stats *k = &s.classes[v[0] / 8 - 1];
+        size_t j = 0;
 #define CHECK_CLASS(field, group, label, unit, doc)                                            \
         cr_assert_eq(v[j], (long long)k->field, "row \"%s\": %s is %zu in the snapshot", lines[i], \
                      #field, k->field);                                                         \

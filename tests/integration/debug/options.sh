@@ -66,7 +66,7 @@ parts = ["bytes_in_use", "bytes_free_blocks", "bytes_pool_free", "bytes_headers"
 assert sum(d[k] for k in parts) == d["bytes_mapped"], "bytes do not add up"
 assert d["bytes_mapped"] == d["arenas_now"] * d["arena_size"]
 assert d["debug"] is debug
-c5 = [c for c in d["classes"] if c["class"] == 5]  # malloc(40): the 48-byte class
+c5 = [c for c in d["classes"] if c["block_size"] == 48]  # malloc(40): the 48-byte class
 assert c5 and c5[0]["block_size"] == 48 and c5[0]["blocks_in_use"] >= 1000, c5
 if debug:
     assert d["bytes_requested"] >= 1000 * 40 and d["bytes_rounding"] >= 1000 * 8
