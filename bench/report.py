@@ -500,31 +500,26 @@ def main():
                md_table(["workload"] + allocs + ["smallest"],
                         md_rows(wl, wl_names, allocs, "rss_end_kb", 1 / 1024, best_end, "smallest")),
                ""]
+    def prog_section(title, intro, first, key, scale, best, word):
+        """One table of the programs (or python3 scripts) by one measure."""
+        return [f"## {title}", ""] + ([intro, ""] if intro else []) + [
+            md_table([first] + prog_allocs + [word],
+                     md_rows(progs, prog_names, prog_allocs, key, scale, best, word)), ""]
+
     if prog_names and user_prog:
-        md += ["## Program (wall s)", "",
-               f"`{meta.get('program', '?')}` (run by `bash -c`) under each allocator "
-               "(`LD_PRELOAD`; glibc: none). Its stdout is discarded.", "",
-               md_table(["program"] + prog_allocs + ["fastest"],
-                        md_rows(progs, prog_names, prog_allocs, "wall_s", 1, best_wall, "fastest")),
-               "", "## Program (CPU s, user + system)", "",
-               md_table(["program"] + prog_allocs + ["least"],
-                        md_rows(progs, prog_names, prog_allocs, "cpu_s", 1, best_cpu, "least")),
-               "", "## Program (peak RSS, MiB)", "",
-               md_table(["program"] + prog_allocs + ["smallest"],
-                        md_rows(progs, prog_names, prog_allocs, "peak_rss_kb", 1 / 1024, best_prss,
-                                "smallest")),
-               ""]
+        intro = (f"`{meta.get('program', '?')}` (run by `bash -c`) under each allocator "
+                 "(`LD_PRELOAD`; glibc: none). Its stdout is discarded.")
+        md += (prog_section("Program (wall s)", intro, "program", "wall_s", 1, best_wall, "fastest")
+               + prog_section("Program (CPU s, user + system)", None, "program", "cpu_s", 1, best_cpu,
+                              "least")
+               + prog_section("Program (peak RSS, MiB)", None, "program", "peak_rss_kb", 1 / 1024,
+                              best_prss, "smallest"))
     elif prog_names:
-        md += ["## python3 scripts (wall s)", "",
-               f"Debian's python3 {meta.get('python_version', '')} with `PYTHONMALLOC=malloc` under "
-               "each allocator; `pymalloc` is python's own allocator, no preload.", "",
-               md_table(["script"] + prog_allocs + ["fastest"],
-                        md_rows(progs, prog_names, prog_allocs, "wall_s", 1, best_wall, "fastest")),
-               "", "## python3 scripts (peak RSS, MiB)", "",
-               md_table(["script"] + prog_allocs + ["smallest"],
-                        md_rows(progs, prog_names, prog_allocs, "peak_rss_kb", 1 / 1024, best_prss,
-                                "smallest")),
-               ""]
+        intro = (f"Debian's python3 {meta.get('python_version', '')} with `PYTHONMALLOC=malloc` under "
+                 "each allocator; `pymalloc` is python's own allocator, no preload.")
+        md += (prog_section("python3 scripts (wall s)", intro, "script", "wall_s", 1, best_wall, "fastest")
+               + prog_section("python3 scripts (peak RSS, MiB)", None, "script", "peak_rss_kb", 1 / 1024,
+                              best_prss, "smallest"))
     if gb:
         md += ["## Google Benchmark shim (ns per op, one short run)", "",
                md_table(["benchmark"] + gb_allocs + [""], [r + [""] for r in rows]), ""]

@@ -5,6 +5,7 @@
 #include "support.h"
 #include "workloads.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,6 +107,52 @@ size_t wl_size_tail(struct wl_rng *r)
 {
     static const struct size_share mix[] = {{80, 8, 512}, {15, 513, 4096}, {5, 4097, 16384}};
     return size_from_mix(r, mix);
+}
+
+void *wl_alloc_touched(size_t size, int zeroed, const char *what)
+{
+    void *p = zeroed ? calloc(1, size) : malloc(size);
+    WL_CHECK(p, what);
+    wl_touch(p, size);
+    return p;
+}
+
+uint64_t wl_replace_at_random(struct wl_rng *rng, size_t live, uint64_t n,
+                              void *(*alloc)(struct wl_rng *), int peek)
+{
+    void **slots = wl_map(live * sizeof(void *));
+    for (size_t i = 0; i < live; i++)
+        slots[i] = alloc(rng);
+    for (uint64_t s = 0; s < n; s++) {
+        size_t i = (size_t)wl_rng_below(rng, live);
+        if (peek)
+            (void)wl_peek(slots[i]);
+        free(slots[i]);
+        slots[i] = alloc(rng);
+    }
+    for (size_t i = 0; i < live; i++)
+        free(slots[i]);
+    wl_unmap(slots, live * sizeof(void *));
+    return 2 * (uint64_t)live + 2 * n;
+}
+
+int wl_run_threads(unsigned nthreads, void *(*fn)(void *), void *jobs, size_t job_size,
+                   const char *what)
+{
+    pthread_t th[WL_MAX_THREADS];
+    if (nthreads > WL_MAX_THREADS)
+        nthreads = WL_MAX_THREADS;
+    for (unsigned t = 0; t < nthreads; t++) {
+        if (pthread_create(&th[t], NULL, fn, (char *)jobs + t * job_size) != 0) {
+            fprintf(stderr, "%s: pthread_create failed\n", what);
+            for (unsigned u = 0; u < t; u++)
+                pthread_join(th[u], NULL);
+            return 0;
+        }
+    }
+    for (unsigned t = 0; t < nthreads; t++)
+        pthread_join(th[t], NULL);
+    return 1;
 }
 
 long wl_status_kb(const char *key)

@@ -112,6 +112,24 @@ long wl_status_kb(const char *key);
  * (Linux >= 4.0); 0 when it worked. */
 int wl_reset_peak_rss(void);
 
+/* malloc(size) (calloc when zeroed), checked and touched. */
+void *wl_alloc_touched(size_t size, int zeroed, const char *what);
+
+/* A live set of `live` blocks from alloc, then n steps that each free one
+ * at random (reading it first when peek) and allocate another in its slot,
+ * then everything freed. The slot table is wl_map'ed. Returns the calls
+ * made: 2 * live + 2 * n. */
+uint64_t wl_replace_at_random(struct wl_rng *rng, size_t live, uint64_t n,
+                              void *(*alloc)(struct wl_rng *), int peek);
+
+#define WL_MAX_THREADS 64
+
+/* Run fn on each of nthreads jobs (job_size bytes apart from jobs) in its
+ * own thread and join them; 0 when a thread could not be created (the
+ * created ones are joined), with a message naming what. */
+int wl_run_threads(unsigned nthreads, void *(*fn)(void *), void *jobs, size_t job_size,
+                   const char *what);
+
 /* A size drawn from the "CPython object" mix: mostly 16..64 bytes, a tail
  * up to 512 (see support.c for the table). */
 size_t wl_size_python(struct wl_rng *r);

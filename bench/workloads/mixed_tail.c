@@ -17,7 +17,6 @@
 #include <stdlib.h>
 
 #define TAIL_LIVE 20000
-#define TAIL_MAX_THREADS 64
 
 struct tail_job {
     uint64_t n;
@@ -27,57 +26,29 @@ struct tail_job {
 
 static void *alloc_tail(struct wl_rng *rng)
 {
-    size_t size = wl_size_tail(rng);
-    void *p = malloc(size);
-    WL_CHECK(p, "mixed_tail");
-    wl_touch(p, size);
-    return p;
+    return wl_alloc_touched(wl_size_tail(rng), 0, "mixed_tail");
 }
 
 static void *tail_thread(void *arg)
 {
     const struct tail_job *j = arg;
-    void **slots = wl_map(TAIL_LIVE * sizeof(void *));
     struct wl_rng rng;
     wl_rng_seed(&rng, j->seed, j->idx + 1);
-
-    for (size_t i = 0; i < TAIL_LIVE; i++)
-        slots[i] = alloc_tail(&rng);
-    for (uint64_t s = 0; s < j->n; s++) {
-        size_t i = (size_t)wl_rng_below(&rng, TAIL_LIVE);
-        (void)wl_peek(slots[i]);
-        free(slots[i]);
-        slots[i] = alloc_tail(&rng);
-    }
-    for (size_t i = 0; i < TAIL_LIVE; i++)
-        free(slots[i]);
-    wl_unmap(slots, TAIL_LIVE * sizeof(void *));
+    wl_replace_at_random(&rng, TAIL_LIVE, j->n, alloc_tail, 1);
     return NULL;
 }
 
 uint64_t wl_mixed_tail(const struct wl_args *a)
 {
     unsigned nthreads = a->arg ? (unsigned)a->arg : 1;
-    if (nthreads > TAIL_MAX_THREADS)
-        nthreads = TAIL_MAX_THREADS;
-    struct tail_job job[TAIL_MAX_THREADS];
-    pthread_t th[TAIL_MAX_THREADS];
-
-    if (nthreads == 1) { /* in the calling thread, like the other one-thread workloads */
-        job[0] = (struct tail_job){ .n = a->n, .seed = a->seed, .idx = 0 };
-        tail_thread(&job[0]);
-        return 2 * (uint64_t)TAIL_LIVE + 2 * a->n;
-    }
-    for (unsigned t = 0; t < nthreads; t++) {
-        job[t] = (struct tail_job){ .n = a->n, .seed = a->seed, .idx = t };
-        if (pthread_create(&th[t], NULL, tail_thread, &job[t]) != 0) {
-            fprintf(stderr, "mixed_tail: pthread_create failed\n");
-            for (unsigned u = 0; u < t; u++)
-                pthread_join(th[u], NULL);
-            return 0;
-        }
-    }
+    if (nthreads > WL_MAX_THREADS)
+        nthreads = WL_MAX_THREADS;
+    struct tail_job job[WL_MAX_THREADS];
     for (unsigned t = 0; t < nthreads; t++)
-        pthread_join(th[t], NULL);
+        job[t] = (struct tail_job){ .n = a->n, .seed = a->seed, .idx = t };
+    if (nthreads == 1) /* in the calling thread, like the other one-thread workloads */
+        tail_thread(&job[0]);
+    else if (!wl_run_threads(nthreads, tail_thread, job, sizeof job[0], "mixed_tail"))
+        return 0;
     return (uint64_t)nthreads * (2 * (uint64_t)TAIL_LIVE + 2 * a->n);
 }

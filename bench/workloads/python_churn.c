@@ -15,28 +15,13 @@
 static void *alloc_object(struct wl_rng *rng)
 {
     size_t size = wl_size_python(rng);
-    void *p = (wl_rng_next(rng) & 15) == 0 ? calloc(1, size) : malloc(size);
-    WL_CHECK(p, "python_churn");
-    wl_touch(p, size);
-    return p;
+    return wl_alloc_touched(size, (wl_rng_next(rng) & 15) == 0, "python_churn");
 }
 
 uint64_t wl_python_churn(const struct wl_args *a)
 {
     size_t live = a->arg ? (size_t)a->arg : 300000;
-    void **slots = wl_map(live * sizeof(void *));
     struct wl_rng rng;
     wl_rng_seed(&rng, a->seed, 0);
-
-    for (size_t i = 0; i < live; i++)
-        slots[i] = alloc_object(&rng);
-    for (uint64_t s = 0; s < a->n; s++) {
-        size_t i = (size_t)wl_rng_below(&rng, live);
-        free(slots[i]);
-        slots[i] = alloc_object(&rng);
-    }
-    for (size_t i = 0; i < live; i++)
-        free(slots[i]);
-    wl_unmap(slots, live * sizeof(void *));
-    return 2 * (uint64_t)live + 2 * a->n;
+    return wl_replace_at_random(&rng, live, a->n, alloc_object, 0);
 }

@@ -34,11 +34,7 @@ struct seat {
 
 static void *alloc_churn(struct wl_rng *rng)
 {
-    size_t size = wl_size_tail(rng);
-    void *p = malloc(size);
-    WL_CHECK(p, "thread_churn");
-    wl_touch(p, size);
-    return p;
+    return wl_alloc_touched(wl_size_tail(rng), 0, "thread_churn");
 }
 
 static void free_left(struct seat *s)

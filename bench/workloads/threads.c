@@ -14,7 +14,6 @@
 #include <stdlib.h>
 
 #define THREAD_LIVE 20000
-#define MAX_THREADS 64
 
 struct churn {
     uint64_t n;
@@ -52,21 +51,12 @@ static void *churn_thread(void *arg)
 uint64_t wl_threads(const struct wl_args *a)
 {
     unsigned nthreads = a->arg ? (unsigned)a->arg : 1;
-    if (nthreads > MAX_THREADS)
-        nthreads = MAX_THREADS;
-    struct churn job[MAX_THREADS];
-    pthread_t th[MAX_THREADS];
-
-    for (unsigned t = 0; t < nthreads; t++) {
-        job[t] = (struct churn){ .n = a->n, .seed = a->seed, .idx = t };
-        if (pthread_create(&th[t], NULL, churn_thread, &job[t]) != 0) {
-            fprintf(stderr, "threads: pthread_create failed\n");
-            for (unsigned u = 0; u < t; u++)
-                pthread_join(th[u], NULL);
-            return 0;
-        }
-    }
+    if (nthreads > WL_MAX_THREADS)
+        nthreads = WL_MAX_THREADS;
+    struct churn job[WL_MAX_THREADS];
     for (unsigned t = 0; t < nthreads; t++)
-        pthread_join(th[t], NULL);
+        job[t] = (struct churn){ .n = a->n, .seed = a->seed, .idx = t };
+    if (!wl_run_threads(nthreads, churn_thread, job, sizeof job[0], "threads"))
+        return 0;
     return (uint64_t)nthreads * (2 * (uint64_t)THREAD_LIVE + 2 * a->n);
 }
