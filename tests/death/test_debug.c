@@ -63,102 +63,90 @@ static void expect_block(const struct captured *c, const char *mode, const char 
               allocator, c->err);
 }
 
-Test(debug, overflow_by_one_byte_of_a_small_block)
+/* A planted error and what its report must say: the first line, the block
+ * (size requested and the allocating function) or, for a pointer that is
+ * no block, the pointer line, and the byte hit when there is one. */
+struct expected_report {
+    const char *mode;
+    const char *what;       /* text of the first report line */
+    size_t size;            /* bytes requested; 0: no block line */
+    const char *allocator;  /* function named in the allocation backtrace */
+    const char *offset;     /* "smalloc:   byte offset ..." line, or NULL */
+};
+
+static void expect_report(const struct expected_report *e)
 {
     struct captured c;
-    char ptr[64];
+    char ptr[64], line[160];
     size_t size;
-    run_planted("overflow", &c, ptr, &size);
-    cr_assert_eq(size, 13);
-    expect_text(&c, "overflow",
-                "smalloc: debug: free(): buffer overflow: a guard byte after the block was "
-                "overwritten\n");
-    expect_block(&c, "overflow", ptr, 13, "plant_overflow");
-    expect_text(&c, "overflow", "smalloc:   byte offset 13: 0x41 found, 0xfd expected\n");
+    run_planted(e->mode, &c, ptr, &size);
+    expect_text(&c, e->mode, e->what);
+    if (e->size != 0) {
+        cr_assert_eq(size, e->size, "planted %s: %zu bytes, want %zu", e->mode, size, e->size);
+        expect_block(&c, e->mode, ptr, e->size, e->allocator);
+    } else {
+        snprintf(line, sizeof line, "smalloc:   pointer %s\n", ptr);
+        expect_text(&c, e->mode, line);
+    }
+    if (e->offset != NULL)
+        expect_text(&c, e->mode, e->offset);
+}
+
+Test(debug, overflow_by_one_byte_of_a_small_block)
+{
+    expect_report(&(struct expected_report){
+        "overflow", "smalloc: debug: free(): buffer overflow: a guard byte after the block was overwritten\n",
+        13, "plant_overflow", "smalloc:   byte offset 13: 0x41 found, 0xfd expected\n"});
 }
 
 Test(debug, overflow_by_one_byte_of_a_large_block)
 {
-    struct captured c;
-    char ptr[64];
-    size_t size;
-    run_planted("overflow_large", &c, ptr, &size);
-    cr_assert_eq(size, 1000);
-    expect_text(&c, "overflow_large", "smalloc: debug: free(): buffer overflow: ");
-    expect_block(&c, "overflow_large", ptr, 1000, "plant_overflow");
-    expect_text(&c, "overflow_large", "smalloc:   byte offset 1000: 0x41 found, 0xfd expected\n");
+    expect_report(&(struct expected_report){
+        "overflow_large", "smalloc: debug: free(): buffer overflow: ", 1000, "plant_overflow",
+        "smalloc:   byte offset 1000: 0x41 found, 0xfd expected\n"});
 }
 
 Test(debug, underflow_by_one_byte)
 {
-    struct captured c;
-    char ptr[64];
-    size_t size;
-    run_planted("underflow", &c, ptr, &size);
-    expect_text(&c, "underflow",
-                "smalloc: debug: free(): buffer underflow: a guard byte before the block was "
-                "overwritten\n");
-    expect_block(&c, "underflow", ptr, 24, "plant_underflow");
-    expect_text(&c, "underflow", "smalloc:   byte offset -1: 0x55 found, 0xfd expected\n");
+    expect_report(&(struct expected_report){
+        "underflow", "smalloc: debug: free(): buffer underflow: a guard byte before the block was overwritten\n",
+        24, "plant_underflow", "smalloc:   byte offset -1: 0x55 found, 0xfd expected\n"});
 }
 
 Test(debug, double_free)
 {
-    struct captured c;
-    char ptr[64];
-    size_t size;
-    run_planted("double_free", &c, ptr, &size);
-    expect_text(&c, "double_free",
-                "smalloc: debug: free(): double free (the block was already freed)\n");
-    expect_block(&c, "double_free", ptr, 40, "plant_double_free");
+    expect_report(&(struct expected_report){
+        "double_free", "smalloc: debug: free(): double free (the block was already freed)\n", 40,
+        "plant_double_free", NULL});
 }
 
 Test(debug, free_of_a_stack_address)
 {
-    struct captured c;
-    char ptr[64], line[128];
-    size_t size;
-    run_planted("free_stack", &c, ptr, &size);
-    expect_text(&c, "free_stack",
-                "smalloc: debug: free(): pointer not returned by libsmalloc (no live block "
-                "starts there)\n");
-    snprintf(line, sizeof line, "smalloc:   pointer %s\n", ptr);
-    expect_text(&c, "free_stack", line);
+    expect_report(&(struct expected_report){
+        "free_stack",
+        "smalloc: debug: free(): pointer not returned by libsmalloc (no live block starts there)\n", 0,
+        NULL, NULL});
 }
 
 Test(debug, free_of_an_interior_pointer)
 {
-    struct captured c;
-    char ptr[64], line[128];
-    size_t size;
-    run_planted("free_interior", &c, ptr, &size);
-    expect_text(&c, "free_interior", "smalloc: debug: free(): pointer not returned by libsmalloc");
-    snprintf(line, sizeof line, "smalloc:   pointer %s\n", ptr);
-    expect_text(&c, "free_interior", line);
+    expect_report(&(struct expected_report){
+        "free_interior", "smalloc: debug: free(): pointer not returned by libsmalloc", 0, NULL, NULL});
 }
 
 Test(debug, write_after_free_found_when_the_block_leaves_the_quarantine)
 {
-    struct captured c;
-    char ptr[64];
-    size_t size;
-    run_planted("write_after_free", &c, ptr, &size);
-    expect_text(&c, "write_after_free",
-                "smalloc: debug: free(): write to freed memory (found when the block left the "
-                "quarantine)\n");
-    expect_block(&c, "write_after_free", ptr, 24, "plant_write_after_free");
-    expect_text(&c, "write_after_free", "smalloc:   byte offset 5: 0x58 found, 0xdd expected\n");
+    expect_report(&(struct expected_report){
+        "write_after_free",
+        "smalloc: debug: free(): write to freed memory (found when the block left the quarantine)\n", 24,
+        "plant_write_after_free", "smalloc:   byte offset 5: 0x58 found, 0xdd expected\n"});
 }
 
 Test(debug, realloc_checks_the_block)
 {
-    struct captured c;
-    char ptr[64];
-    size_t size;
-    run_planted("realloc_overflow", &c, ptr, &size);
-    expect_text(&c, "realloc_overflow", "smalloc: debug: realloc(): buffer overflow: ");
-    expect_block(&c, "realloc_overflow", ptr, 10, "plant_realloc_overflow");
-    expect_text(&c, "realloc_overflow", "smalloc:   byte offset 10: 0x52 found, 0xfd expected\n");
+    expect_report(&(struct expected_report){
+        "realloc_overflow", "smalloc: debug: realloc(): buffer overflow: ", 10, "plant_realloc_overflow",
+        "smalloc:   byte offset 10: 0x52 found, 0xfd expected\n"});
 }
 
 /* Every entry point and size 0..1100 in debug mode, then without it. */
