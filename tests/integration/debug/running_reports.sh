@@ -101,11 +101,18 @@ for pid, reasons in by_pid.items():
 PY
 pass "fork: parent and child each write interval reports with their own pid, then their exit report"
 
+# start MODE VAR=VALUE...: the child in MODE in the background, with only
+# those variables, its stdout in out and stderr in err; once it is ready.
+start() {
+  local mode=$1
+  shift
+  env -i PATH="$PATH" "$@" "$child" "$mode" >"$tmp/out" 2>"$tmp/err" &
+  bgpid=$!
+  wait_for "$tmp/out" '^ready$'
+}
+
 # 4. SMALLOC_STATS_SIGNAL=USR1: reports on demand; SIGTERM ends it.
-env -i PATH="$PATH" SMALLOC_STATS=json SMALLOC_STATS_SIGNAL=USR1 SMALLOC_STATS_FILE="$tmp/signal.json" \
-  "$child" until-term >"$tmp/out" 2>"$tmp/err" &
-bgpid=$!
-wait_for "$tmp/out" '^ready$'
+start until-term SMALLOC_STATS=json SMALLOC_STATS_SIGNAL=USR1 SMALLOC_STATS_FILE="$tmp/signal.json"
 kill -USR1 "$bgpid"
 wait_for "$tmp/signal.json" '"reason":"signal"'
 kill -0 "$bgpid" || fail "the program did not survive SIGUSR1"
@@ -130,10 +137,7 @@ pass "SMALLOC_STATS_SIGNAL=USR1: two kill -USR1, two reports (reason signal), th
 
 # 5. The same in table form, the signal given as SIGUSR2 and by number.
 for sig in SIGUSR2 12; do
-  env -i PATH="$PATH" SMALLOC_STATS_SIGNAL=$sig SMALLOC_STATS_FILE="$tmp/signal-$sig.txt" "$child" until-term \
-    >"$tmp/out" 2>"$tmp/err" &
-  bgpid=$!
-  wait_for "$tmp/out" '^ready$'
+  start until-term SMALLOC_STATS_SIGNAL=$sig SMALLOC_STATS_FILE="$tmp/signal-$sig.txt"
   kill -USR2 "$bgpid"
   wait_for "$tmp/signal-$sig.txt" '^report signal, at '
   kill -TERM "$bgpid"
@@ -146,10 +150,7 @@ pass "SMALLOC_STATS_SIGNAL=SIGUSR2 and =12: a table with 'report signal'"
 
 # 6. The program's own USR1 handler wins: it runs, libsmalloc writes no
 #    signal report; the program then exits by itself (the exit report).
-env -i PATH="$PATH" SMALLOC_STATS=json SMALLOC_STATS_SIGNAL=USR1 SMALLOC_STATS_FILE="$tmp/own.json" \
-  "$child" own-usr1 >"$tmp/out" 2>"$tmp/err" &
-bgpid=$!
-wait_for "$tmp/out" '^ready$'
+start own-usr1 SMALLOC_STATS=json SMALLOC_STATS_SIGNAL=USR1 SMALLOC_STATS_FILE="$tmp/own.json"
 kill -USR1 "$bgpid"
 status=0
 wait "$bgpid" || status=$?
