@@ -302,24 +302,21 @@ Test(family, usable_size_and_free_of_every_kind)
 
 Test(family, alignment_of_aligned_kinds)
 {
+    static const struct {
+        int kind;
+        size_t align;
+    } kinds[] = {
+        {K_MEMALIGN_SMALL, 64}, {K_MEMALIGN_PAGE, PAGE}, {K_POSIX_MEMALIGN, 32},
+        {K_ALIGNED_ALLOC, 128}, {K_VALLOC, PAGE},
+    };
     size_t n;
     int small;
     void *p;
-    p = make(K_MEMALIGN_SMALL, &n, &small);
-    cr_assert_eq((uintptr_t)p % 64, 0);
-    free(p);
-    p = make(K_MEMALIGN_PAGE, &n, &small);
-    cr_assert_eq((uintptr_t)p % PAGE, 0);
-    free(p);
-    p = make(K_POSIX_MEMALIGN, &n, &small);
-    cr_assert_eq((uintptr_t)p % 32, 0);
-    free(p);
-    p = make(K_ALIGNED_ALLOC, &n, &small);
-    cr_assert_eq((uintptr_t)p % 128, 0);
-    free(p);
-    p = make(K_VALLOC, &n, &small);
-    cr_assert_eq((uintptr_t)p % PAGE, 0);
-    free(p);
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        p = make(kinds[i].kind, &n, &small);
+        cr_assert_eq((uintptr_t)p % kinds[i].align, 0, "kind %d: %p", kinds[i].kind, p);
+        free(p);
+    }
     p = make(K_PVALLOC, &n, &small);
     cr_assert_eq((uintptr_t)p % PAGE, 0);
     cr_assert_geq(malloc_usable_size(p), PAGE, "pvalloc rounds up to a page");
