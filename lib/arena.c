@@ -8,7 +8,6 @@
 #include "options.h"
 #include "os.h"
 #include "secure.h"
-#include "stats.h"
 
 _Static_assert(SM_ARENA_HEADER_POOLS == (SM_SECURE ? 8 : 3),
                "header layout changed: update the pictures in arena.h");
@@ -313,10 +312,12 @@ static void discard_runs(sm_arena_t *arena, const uint64_t *mask)
     }
 }
 
+sm_arena_event_fn *sm_g_arena_event;
+
 void sm_arena_unmap(sm_arena_t *arena)
 {
-    if (sm_unlikely(sm_opt.verbose))
-        sm_stats_arena_event(arena, false);
+    if (sm_unlikely(sm_g_arena_event != NULL))
+        sm_g_arena_event(arena, false);
     sm_arena_map_unmap_arena(arena);
 }
 

@@ -179,7 +179,13 @@ sm_hidden bool sm_arena_has_dirty(void);
  * pre: no lock held. */
 sm_hidden void sm_arena_purge(void);
 
-/* Return an arena to the OS (said under SMALLOC_VERBOSE). pre: no lock
+/* Told of every arena mapped (true) or returned to the OS (false), no lock
+ * held: set once at start-up by the statistics module when SMALLOC_VERBOSE
+ * is on (stats.c prints the line), NULL otherwise. */
+typedef void sm_arena_event_fn(const void *arena, bool mapped);
+extern sm_hidden sm_arena_event_fn *sm_g_arena_event;
+
+/* Return an arena to the OS (told to sm_g_arena_event). pre: no lock
  * held; arena came from sm_arena_give_pool() or a purge. */
 sm_hidden void sm_arena_unmap(sm_arena_t *arena);
 

@@ -81,6 +81,10 @@
 #define SM_BIN_MIN_BLOCKS 16
 #define SM_BIN_MAX_BLOCKS 126
 
+/* Default of SMALLOC_LARGE_CACHE (options.h): bytes a thread's large-block
+ * cache may hold (large_cache.h). */
+#define SM_LARGE_CACHE_BYTES ((size_t)128 << 10)
+
 _Static_assert(SM_POOLS_PER_ARENA == 256, "pool index must fit a byte");
 _Static_assert(SM_NCLASSES == 64, "the card fixes 64 classes");
 _Static_assert(SM_POOL_SIZE % SM_SMALL_MAX == 0, "largest class divides a pool");

@@ -22,7 +22,6 @@
 #include "debug.h"
 #include "error.h"
 #include "fallback.h"
-#include "init.h"
 #include "lock.h"
 #include "options.h"
 #include "os.h"
@@ -96,7 +95,7 @@ static sm_tls int in_trace;
  * kind of wild pointer is told apart all the same: an address in the
  * calling thread's live stack, between the current frame and the stack's
  * top (free(&local)), where no heap block can be. The top is asked of
- * pthread_getattr_np once per thread: by debug_start for the thread that
+ * pthread_getattr_np once per thread: by sm_debug_start for the thread that
  * loads libsmalloc (the main thread's answer reads /proc/self/maps), by the
  * first foreign free of any other thread. It allocates, which debug mode
  * serves, so not before start-up is over. */
@@ -135,7 +134,6 @@ static bool on_own_stack(uintptr_t a)
 
 bool sm_debug_on(void)
 {
-    sm_init_process();
     /* Only the initialising thread, re-entering, can get here before the
      * options are parsed (start-up allocates nothing before that): decide
      * nothing then. */
@@ -172,7 +170,7 @@ sm_lock_t *sm_debug_lock(void)
 /* backtrace() loads libgcc_s (and allocates) the first time it runs: do it
  * here, once, after libc is up, rather than inside some malloc called from
  * the dynamic loader. Blocks allocated before this have no backtrace. */
-__attribute__((constructor)) static void debug_start(void)
+void sm_debug_start(void)
 {
     if (!sm_debug_on())
         return;

@@ -3,10 +3,12 @@
  */
 #include <smalloc.h>
 
+#include "alloc.h"
 #include "debug.h"
 #include "error.h"
 #include "free.h"
 #include "large_cache.h"
+#include "options.h"
 #include "os.h"
 
 /* malloc+free pair of a 32-byte block: see the README ("Fast path cost")
@@ -16,12 +18,22 @@ sm_public void smalloc_free(void *p)
     sm_free(p);
 }
 
+void sm_free_slow(size_t cls, sm_block_t *b)
+{
+    if (sm_unlikely(sm_opt.debug)) {
+        sm_heap.room[cls]++; /* the fast path's decrement */
+        sm_debug_free(b, "free");
+        return;
+    }
+    sm_heap_free_flush(cls, b);
+}
+
 /* Foreign (SM_CLASS_NONE) or invalid (does not return). */
 static unsigned not_block_start(uintptr_t a, const char *func)
 {
     if (!sm_arena_map_contains(a))
         return SM_CLASS_NONE;
-    if (sm_debug_routed())
+    if (sm_alloc_debug_routed())
         sm_debug_invalid(func, (const void *)a);
     sm_fatal(func, (const void *)a, "invalid pointer");
 }
@@ -44,7 +56,7 @@ void sm_free_foreign(void *p)
 {
     if (p == NULL)
         return;
-    if (sm_debug_routed()) {
+    if (sm_alloc_debug_routed()) {
         sm_debug_free(p, "free");
         return;
     }
@@ -55,7 +67,7 @@ void sm_free_foreign(void *p)
 
 size_t sm_free_usable_size(void *p)
 {
-    if (sm_debug_routed())
+    if (sm_alloc_debug_routed())
         return sm_debug_usable_size(p);
     size_t cls = sm_free_class_of((uintptr_t)p, "malloc_usable_size");
     if (cls == SM_CLASS_NONE)

@@ -9,11 +9,8 @@
 
 #include "arena.h"
 #include "arena_map.h"
-#include "debug.h"
 #include "error.h"
-#include "fallback.h"
 #include "heap.h"
-#include "init.h"
 #include "large_cache.h"
 #include "lock.h"
 #include "options.h"
@@ -57,7 +54,6 @@ static struct {
     sm_lock_t lock;           /* guards everything below */
     slot_chunk_t *chunks;     /* registry slots, the newest chunk first */
     sm_heap_slot_t *free;     /* slots known to be free */
-    size_t retired_fallback_calls, retired_fallback_bytes;
     unsigned nassigned;       /* heaps attached so far, for shard assignment */
     pthread_key_t key;        /* runs heap_thread_exit */
     bool key_ok;
@@ -329,7 +325,6 @@ static void heap_start(sm_heap_t *h)
         h->head[cls] = NULL;
         h->room[cls] = (int8_t)bin_capacity(cls);
     }
-    h->fallback_calls = h->fallback_bytes = 0;
     h->exit_calls = 0;
     bool adopted = !sm_opt.debug && legacy_adopt(h);
     sm_lock(&heaps.lock);
@@ -375,8 +370,6 @@ static void heap_retire(sm_heap_t *h)
         slot_free(h->slot);
         h->slot = NULL;
     }
-    heaps.retired_fallback_calls += h->fallback_calls;
-    heaps.retired_fallback_bytes += h->fallback_bytes;
     for (unsigned cls = 1; cls <= SM_NCLASSES; cls++) {
         h->head[cls] = NULL;
         h->room[cls] = 0;
@@ -441,7 +434,6 @@ int sm_heap_init(void)
 
 sm_heap_t *sm_heap_attach(void)
 {
-    sm_init_process();
     /* Start-up may have allocated, and so attached this thread already. */
     if (sm_heap.state != SM_HEAP_NEW)
         return sm_heap.state == SM_HEAP_LIVE ? &sm_heap : NULL;
@@ -455,32 +447,15 @@ sm_heap_t *sm_heap_attach(void)
 static void *alloc_direct(unsigned cls)
 {
     sm_block_t *b;
-    if (sm_pool_alloc_batch(0, cls, 1, &b) == 0) {
-        errno = ENOMEM;
+    if (sm_pool_alloc_batch(0, cls, 1, &b) == 0)
         return NULL;
-    }
     sm_freelist_set_mark(b, cls, 0); /* it may have left a thread cache before */
     return b;
 }
 
-/* The pools have no block and no arena can be mapped: out of memory, or
- * the arena space has no slot left (arena_map.h), when the system malloc
- * serves the request, a whole class size so that calloc may clear it. */
-static void *alloc_when_no_arena(unsigned cls)
-{
-    if (!sm_arena_map_full()) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    return sm_fallback_malloc(sm_class_size(cls));
-}
-
-void *sm_heap_alloc_slow(size_t n, size_t cls_index)
+void *sm_heap_alloc_refill(sm_heap_t *h, size_t cls_index)
 {
     unsigned cls = (unsigned)cls_index;
-    sm_heap_t *h = sm_heap_get(); /* initialises the process on the first call */
-    if (sm_unlikely(sm_opt.debug))
-        return sm_debug_malloc(n, cls);
     if (h == NULL) {
         void *p = alloc_direct(cls);
         if (p != NULL)
@@ -502,7 +477,7 @@ void *sm_heap_alloc_slow(size_t n, size_t cls_index)
         if (b == NULL)
             got = sm_pool_alloc_batch(h->shard, cls, got, &b);
         if (got == 0)
-            return alloc_when_no_arena(cls);
+            return NULL;
         h->room[cls] = (int8_t)(h->room[cls] - (int)got);
     }
     return sm_heap_pop(h, cls, b);
@@ -552,15 +527,11 @@ void sm_heap_check_not_free(const sm_heap_t *h, size_t cls_index, sm_block_t *b,
     /* A live block whose last word the program set to the mark. */
 }
 
-void sm_heap_free_slow(size_t cls_index, sm_block_t *b)
+void sm_heap_free_flush(size_t cls_index, sm_block_t *b)
 {
     unsigned cls = (unsigned)cls_index;
     sm_heap_t *h = &sm_heap;
     h->room[cls]++; /* the fast path's decrement */
-    if (sm_unlikely(sm_opt.debug)) {
-        sm_debug_free(b, "free");
-        return;
-    }
     sm_heap_check_not_free(h, cls, b, "free");
     sm_secure_on_free(b, cls, "free");
     h = sm_heap_get();
@@ -597,20 +568,6 @@ size_t sm_heap_cached_blocks(unsigned cls)
         n += bin_capacity(cls) - (unsigned)__atomic_load_n(&h->room[cls], __ATOMIC_RELAXED);
     sm_unlock(&heaps.lock);
     return n;
-}
-
-void sm_heap_fallback_totals(size_t *calls, size_t *bytes)
-{
-    sm_lock(&heaps.lock);
-    size_t c = heaps.retired_fallback_calls, b = heaps.retired_fallback_bytes;
-    sm_heap_t *h;
-    for_each_live_heap(chunk, i, h) {
-        c += __atomic_load_n(&h->fallback_calls, __ATOMIC_RELAXED);
-        b += __atomic_load_n(&h->fallback_bytes, __ATOMIC_RELAXED);
-    }
-    sm_unlock(&heaps.lock);
-    *calls = c;
-    *bytes = b;
 }
 
 sm_lock_t *sm_heap_registry_lock(void)

@@ -10,10 +10,12 @@
 
 #include "arena_map.h"
 #include "error.h"
+#include "debug.h"
 #include "fork.h"
 #include "heap.h"
 #include "init.h"
 #include "options.h"
+#include "release.h"
 #include "size_class.h"
 #include "stats.h"
 
@@ -53,9 +55,9 @@ char **sm_init_environ(void)
 
 static void init_run(void)
 {
-    sm_options_init();
+    sm_options_init(sm_init_environ());
     sm_arena_map_init(sm_opt.debug);
-    sm_stats_init();
+    sm_stats_init(sm_fork_lock_all, sm_fork_unlock_all);
     if (sm_opt.alignment == 8)
         memcpy(sm_size_class_abi, sm_size_class_api, sizeof sm_size_class_abi);
     if (sm_heap_init() != 0)
@@ -74,6 +76,7 @@ void sm_init_process(void)
         init_in_progress = 1;
         init_run();
         atomic_store_explicit(&init_state, INIT_DONE, memory_order_release);
+        sm_release_allow_start();
         sm_fork_init();
         init_in_progress = 0;
         sm_options_announce();
@@ -95,4 +98,6 @@ bool sm_init_done(void)
 __attribute__((constructor)) static void init_at_load(void)
 {
     sm_init_process();
+    sm_debug_start();
+    sm_stats_running_start();
 }

@@ -2,8 +2,8 @@
  * Process start-up. There is no constructor to rely on: malloc may be
  * called by the dynamic loader, during TLS set-up, from inside dlsym or
  * from the constructor of a library initialised before libsmalloc. So
- * start-up happens on the first slow path (heap.c), runs once, and
- * allocates nothing:
+ * start-up happens on the first slow path of an entry point (alloc.c,
+ * free.c), runs once, and allocates nothing:
  *
  *   NONE --first slow path--> RUNNING --options, arena space, key--> DONE
  *

@@ -66,7 +66,6 @@
 
 #define SM_LARGE_CACHE_MIN 513
 #define SM_LARGE_CACHE_MAX 16384
-#define SM_LARGE_CACHE_BYTES ((size_t)128 << 10)
 
 /* A block of at least n bytes (SM_LARGE_CACHE_MIN <= n), from the calling
  * thread's cache or from glibc; NULL with errno = ENOMEM. */

@@ -11,7 +11,6 @@
 #include "pool.h"
 #include "secure.h"
 #include "size_class.h"
-#include "stats.h"
 #include "track.h"
 
 sm_central_t sm_g_central[SM_SHARDS][SM_NCLASSES + 1] = {
@@ -98,8 +97,8 @@ static sm_pool_t *used_pool(sm_central_t *c, unsigned shard, unsigned cls)
         sm_track_unused((char *)mapped + SM_ARENA_HEADER_POOLS * SM_POOL_SIZE,
                         SM_ARENA_SIZE - SM_ARENA_HEADER_POOLS * SM_POOL_SIZE);
     sm_unlock(&sm_g_arena[shard].lock);
-    if (sm_unlikely(mapped != NULL) && sm_opt.verbose)
-        sm_stats_arena_event(mapped, true);
+    if (sm_unlikely(mapped != NULL) && sm_g_arena_event != NULL)
+        sm_g_arena_event(mapped, true);
     if (pool == NULL)
         return NULL;
     sm_track_unused(sm_pool_base(pool), SM_POOL_SIZE);

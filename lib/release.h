@@ -63,6 +63,10 @@ sm_hidden bool sm_release_tick(void);
  * load when the thread is already running. */
 sm_hidden void sm_release_poke(void);
 
+/* Start-up is DONE (init.c): from now on the thread may be started. Before,
+ * a poke or sm_release_start_for_job starts nothing. */
+sm_hidden void sm_release_allow_start(void);
+
 /* A batch was just parked (transfer.c), no lock held: wakes a sleeping
  * background thread, or has the next sm_release_poke() start it. */
 sm_hidden void sm_release_note_parked(void);
