@@ -25,7 +25,7 @@ sm_hidden bool sm_alloc_debug_start(void) sm_noinline sm_cold;
  * load of a flag that is 0 once start-up found the mode off. */
 static inline bool sm_alloc_debug_routed(void)
 {
-    return sm_unlikely(__atomic_load_n(&sm_debug_route, __ATOMIC_RELAXED) != 0) && sm_alloc_debug_start();
+    return sm_unlikely(atomic_load_explicit(&sm_debug_route, memory_order_relaxed) != 0) && sm_alloc_debug_start();
 }
 
 /* Requests above SM_SMALL_MAX: the system malloc, or the debug mode. */

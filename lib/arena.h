@@ -114,12 +114,13 @@ struct sm_arena_state {
     uint64_t nonempty[SM_POOLS_PER_ARENA / 64];
     sm_arena_t *all;       /* every mapped arena of the shard */
     sm_arena_t *dirty;     /* arenas with dirty free pools */
-    sm_pool_t *purge;      /* pools set aside for release (arena.c) */
-    size_t npurging;       /* pools out of their arenas for release: free
-                            * pools that no arena's nfreepools counts */
-    size_t nempty;         /* arenas with every pool free */
-    size_t ndirty;         /* dirty free pools of all its arenas (stored
-                            * atomically: sm_arena_has_dirty peeks) */
+    /* The three atomics are written under lock, read without it (relaxed
+     * peeks by sm_arena_purge, sm_arena_has_dirty, malloc_ext.c). */
+    _Atomic(sm_pool_t *) purge; /* pools set aside for release (arena.c) */
+    _Atomic size_t npurging;    /* pools out of their arenas for release: free
+                                 * pools that no arena's nfreepools counts */
+    size_t nempty;              /* arenas with every pool free */
+    _Atomic size_t ndirty;      /* dirty free pools of all its arenas */
 } sm_cacheline_aligned;
 
 extern sm_hidden struct sm_arena_state sm_g_arena[SM_SHARDS];

@@ -58,7 +58,7 @@ typedef struct debug_header {
 #define HDR sizeof(debug_header_t)
 _Static_assert(sizeof(debug_header_t) == 64, "the header keeps blocks 16-byte aligned");
 
-unsigned char sm_debug_route = 1;
+_Atomic unsigned char sm_debug_route = 1;
 
 static sm_lock_t debug_lock = SM_LOCK_INITIALIZER;
 
@@ -77,7 +77,7 @@ bool sm_debug_on(void)
      * options are parsed (start-up allocates nothing before that): decide
      * nothing then. */
     if (sm_options_parsed && !sm_opt.debug)
-        __atomic_store_n(&sm_debug_route, 0, __ATOMIC_RELAXED);
+        atomic_store_explicit(&sm_debug_route, 0, memory_order_relaxed);
     return sm_opt.debug;
 }
 

@@ -47,6 +47,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "compiler.h"
@@ -54,7 +55,7 @@
 
 /* Nonzero until start-up has decided the mode and it is off: the entry
  * points other than malloc and free test it (see above). */
-extern sm_hidden unsigned char sm_debug_route;
+extern sm_hidden _Atomic unsigned char sm_debug_route; /* cleared by sm_debug_on */
 
 /* True in debug mode (and then the caller takes the sm_debug_* path); once
  * the options are parsed and the mode is off, clears sm_debug_route. pre:

@@ -21,6 +21,7 @@
 #ifndef SM_FREELIST_H
 #define SM_FREELIST_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -33,8 +34,9 @@ typedef struct sm_block {
     struct sm_block *next;
 } sm_block_t;
 
-/* The key of the hardened build (secure.c); 0 until the first arena. */
-extern sm_hidden uintptr_t sm_freelist_key;
+/* The key of the hardened build (secure.c); 0 until the first arena, set
+ * once (compare-exchange) before any link is encoded, then only read. */
+extern sm_hidden _Atomic uintptr_t sm_freelist_key;
 
 /* "malloc(): corrupted free list" and abort; b is the block whose link
  * did not decode. */
@@ -42,7 +44,7 @@ sm_hidden void sm_freelist_corrupt(const sm_block_t *b) sm_noreturn sm_cold sm_n
 
 static inline uintptr_t sm_freelist_mask(const sm_block_t *b)
 {
-    return sm_freelist_key ^ (uintptr_t)b;
+    return atomic_load_explicit(&sm_freelist_key, memory_order_relaxed) ^ (uintptr_t)b;
 }
 
 /* The link word of a free block is no-access to Memcheck in a valgrind

@@ -565,7 +565,7 @@ size_t sm_heap_cached_blocks(unsigned cls)
     sm_heap_t *h;
     sm_lock(&heaps.lock);
     for_each_live_heap(c, i, h)
-        n += bin_capacity(cls) - (unsigned)__atomic_load_n(&h->room[cls], __ATOMIC_RELAXED);
+        n += bin_capacity(cls) - (unsigned)__atomic_load_n(&h->room[cls], __ATOMIC_RELAXED); /* plain field: heap.h */
     sm_unlock(&heaps.lock);
     return n;
 }

@@ -63,10 +63,14 @@ enum sm_heap_state { SM_HEAP_NEW = 0, SM_HEAP_LIVE, SM_HEAP_DEAD };
  * pairs, so that both are reached with a scaled index and the fast path
  * needs no multiply-and-add to find its bin. room is a signed byte: free
  * decrements it and tests the sign in one instruction pair (subb; js), and
- * bins hold at most SM_BIN_MAX_BLOCKS (126) blocks. */
+ * bins hold at most SM_BIN_MAX_BLOCKS (126) blocks. room stays a plain
+ * byte, read by statistics with __atomic_load_n (sm_heap_cached_blocks):
+ * as an _Atomic, the free fast path's decrement would be a load and a
+ * store instead of one subb (callgrind counts it, bench/callgrind.sh). */
 typedef struct sm_heap {
     sm_block_t *head[SM_NCLASSES + 1]; /* free blocks of each class, LIFO */
-    int8_t room[SM_NCLASSES + 1];      /* blocks that may still be pushed: capacity - cached */
+    int8_t room[SM_NCLASSES + 1];      /* blocks that may still be pushed: capacity - cached;
+                                        * written by the owner only, plain (see above) */
     uint8_t state;                     /* enum sm_heap_state */
     unsigned shard;                    /* central shard its refills come from */
     uint8_t exit_calls;                /* thread-exit destructor calls so far */

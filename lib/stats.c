@@ -97,7 +97,7 @@ static void stats_snapshot(struct smalloc_stats *out)
     out->arenas_freed = atomic_load_explicit(&sm_g_arena_totals.freed, memory_order_relaxed);
     out->arenas_cached = atomic_load_explicit(&sm_g_arena_totals.cached, memory_order_relaxed);
     for (unsigned shard = 0; shard < SM_SHARDS; shard++) {
-        out->pools_free += sm_g_arena[shard].npurging; /* being released (arena.h) */
+        out->pools_free += atomic_load_explicit(&sm_g_arena[shard].npurging, memory_order_relaxed); /* being released */
         for (sm_arena_t *arena = sm_g_arena[shard].all; arena != NULL; arena = arena->all_next) {
             out->pools_free += arena->nfreepools;
             for (size_t idx = SM_ARENA_HEADER_POOLS; idx < arena->ncarved; idx++) {

@@ -1,6 +1,8 @@
 /*
  * The transfer cache (see transfer.h).
  */
+#include <stdatomic.h>
+
 #include "lock.h"
 #include "os.h"
 #include "pool.h"
@@ -10,7 +12,7 @@
 /* batches[0] is the oldest: put pushes and take pops at nbatches - 1. */
 typedef struct transfer_slots {
     sm_lock_t lock;
-    unsigned nbatches;
+    _Atomic unsigned nbatches; /* written under lock, peeked at without it */
     sm_block_t *batches[SM_TRANSFER_SLOTS];
     uint32_t parked_ms[SM_TRANSFER_SLOTS]; /* coarse clock when parked, low 32 bits */
 } sm_cacheline_aligned transfer_slots_t;
@@ -25,10 +27,11 @@ bool sm_transfer_put(unsigned shard, unsigned cls, sm_block_t *batch)
     bool parked = false;
     uint32_t now = (uint32_t)sm_os_now_ms(); /* a vDSO read, outside the lock */
     sm_lock(&t->lock);
-    if (t->nbatches < SM_TRANSFER_SLOTS) {
-        t->batches[t->nbatches] = batch;
-        t->parked_ms[t->nbatches] = now;
-        __atomic_store_n(&t->nbatches, t->nbatches + 1, __ATOMIC_RELAXED); /* peeked at */
+    unsigned n = atomic_load_explicit(&t->nbatches, memory_order_relaxed);
+    if (n < SM_TRANSFER_SLOTS) {
+        t->batches[n] = batch;
+        t->parked_ms[n] = now;
+        atomic_store_explicit(&t->nbatches, n + 1, memory_order_relaxed);
         parked = true;
     }
     sm_unlock(&t->lock);
@@ -42,12 +45,13 @@ sm_block_t *sm_transfer_take(unsigned shard, unsigned cls)
     transfer_slots_t *t = &slots[shard][cls];
     sm_block_t *batch = NULL;
     /* An unlocked peek: a wrong "empty" only sends the caller to the pools. */
-    if (__atomic_load_n(&t->nbatches, __ATOMIC_RELAXED) == 0)
+    if (atomic_load_explicit(&t->nbatches, memory_order_relaxed) == 0)
         return NULL;
     sm_lock(&t->lock);
-    if (t->nbatches > 0) {
-        batch = t->batches[t->nbatches - 1];
-        __atomic_store_n(&t->nbatches, t->nbatches - 1, __ATOMIC_RELAXED);
+    unsigned n = atomic_load_explicit(&t->nbatches, memory_order_relaxed);
+    if (n > 0) {
+        batch = t->batches[n - 1];
+        atomic_store_explicit(&t->nbatches, n - 1, memory_order_relaxed);
     }
     sm_unlock(&t->lock);
     return batch;
@@ -58,7 +62,8 @@ bool sm_transfer_holds(unsigned shard, unsigned cls, const sm_block_t *b)
     transfer_slots_t *t = &slots[shard][cls];
     bool found = false;
     sm_lock(&t->lock);
-    for (unsigned i = 0; i < t->nbatches && !found; i++)
+    unsigned n = atomic_load_explicit(&t->nbatches, memory_order_relaxed);
+    for (unsigned i = 0; i < n && !found; i++)
         for (const sm_block_t *f = t->batches[i]; f != NULL && !found; f = sm_freelist_next(f))
             found = f == b;
     sm_unlock(&t->lock);
@@ -72,15 +77,16 @@ static unsigned take_unused(transfer_slots_t *t, uint32_t now, uint32_t delay,
 {
     unsigned old = 0;
     sm_lock(&t->lock);
-    while (old < t->nbatches && (uint32_t)(now - t->parked_ms[old]) >= delay) {
+    unsigned n = atomic_load_explicit(&t->nbatches, memory_order_relaxed);
+    while (old < n && (uint32_t)(now - t->parked_ms[old]) >= delay) {
         out[old] = t->batches[old];
         old++;
     }
-    for (unsigned i = old; i < t->nbatches; i++) {
+    for (unsigned i = old; i < n; i++) {
         t->batches[i - old] = t->batches[i];
         t->parked_ms[i - old] = t->parked_ms[i];
     }
-    __atomic_store_n(&t->nbatches, t->nbatches - old, __ATOMIC_RELAXED);
+    atomic_store_explicit(&t->nbatches, n - old, memory_order_relaxed);
     sm_unlock(&t->lock);
     return old;
 }
@@ -91,7 +97,7 @@ void sm_transfer_release_unused(uint64_t now_ms, uint64_t delay_ms)
     for (unsigned shard = 0; shard < SM_SHARDS; shard++) {
         for (unsigned cls = 1; cls <= SM_NCLASSES; cls++) {
             transfer_slots_t *t = &slots[shard][cls];
-            if (__atomic_load_n(&t->nbatches, __ATOMIC_RELAXED) == 0)
+            if (atomic_load_explicit(&t->nbatches, memory_order_relaxed) == 0)
                 continue;
             sm_block_t *old[SM_TRANSFER_SLOTS];
             unsigned n = take_unused(t, now, delay, old);
@@ -105,7 +111,7 @@ bool sm_transfer_has_parked(void)
 {
     for (unsigned shard = 0; shard < SM_SHARDS; shard++)
         for (unsigned cls = 1; cls <= SM_NCLASSES; cls++)
-            if (__atomic_load_n(&slots[shard][cls].nbatches, __ATOMIC_RELAXED) != 0)
+            if (atomic_load_explicit(&slots[shard][cls].nbatches, memory_order_relaxed) != 0)
                 return true;
     return false;
 }
@@ -116,7 +122,7 @@ size_t sm_transfer_parked_blocks(unsigned cls, size_t batch_blocks)
     for (unsigned shard = 0; shard < SM_SHARDS; shard++) {
         transfer_slots_t *t = &slots[shard][cls];
         sm_lock(&t->lock);
-        n += t->nbatches * batch_blocks;
+        n += atomic_load_explicit(&t->nbatches, memory_order_relaxed) * batch_blocks;
         sm_unlock(&t->lock);
     }
     return n;
