@@ -23,9 +23,8 @@ bool sm_alloc_debug_start(void)
     return sm_debug_on();
 }
 
-void *sm_alloc_slow(size_t n, size_t cls_index)
+void *sm_alloc_slow(size_t n, sm_cls_t cls)
 {
-    unsigned cls = (unsigned)cls_index;
     sm_init_process();
     sm_heap_t *h = sm_heap_get(); /* NULL once the thread has exited */
     if (sm_unlikely(sm_opt.debug))
@@ -65,7 +64,7 @@ void *sm_alloc_calloc(const uint8_t *table, size_t count, size_t size)
     }
     if (n > SM_SMALL_MAX)
         return sm_fallback_calloc(n);
-    unsigned cls = sm_size_class_of(table, n);
+    sm_cls_t cls = sm_size_class_of(table, n);
     void *p = sm_alloc_small(cls, n);
     if (p != NULL) {
         size_t size = sm_class_size(cls);
@@ -97,13 +96,13 @@ static size_t realloc_target(size_t old, size_t n)
  * n maps to cls, or to a smaller class while filling more than half of the
  * block (a block given headroom by realloc_target must not move back down
  * at the next step), and the block is aligned as n's own class would be. */
-static int fits_in_place(const uint8_t *table, size_t cls, size_t n)
+static int fits_in_place(const uint8_t *table, sm_cls_t cls, size_t n)
 {
-    size_t want = sm_size_class_of(table, n);
+    sm_cls_t want = sm_size_class_of(table, n);
     if (want == cls)
         return 1;
-    size_t size = sm_class_size((unsigned)cls);
-    return want < cls && n > size / 2 && (size % 16 == 0 || sm_class_size((unsigned)want) % 16 != 0);
+    size_t size = sm_class_size(cls);
+    return want < cls && n > size / 2 && (size % 16 == 0 || sm_class_size(want) % 16 != 0);
 }
 
 /* glibc's rules: realloc(NULL, n) is malloc(n); realloc(p, 0) frees p and
@@ -115,7 +114,7 @@ void *sm_alloc_realloc(const uint8_t *table, void *p, size_t n)
         return sm_debug_realloc(table, p, n);
     if (p == NULL)
         return sm_alloc(table, n);
-    size_t cls = sm_free_class_of((uintptr_t)p, "realloc");
+    sm_cls_t cls = sm_free_class_of((uintptr_t)p, "realloc");
     if (cls == SM_CLASS_NONE) {
         if (n == 0) {
             sm_fallback_free(p);

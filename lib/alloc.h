@@ -35,11 +35,11 @@ sm_hidden void *sm_alloc_large(size_t n) sm_noinline;
  * the thread cache (sm_heap_alloc_refill), and the system malloc when the
  * arena space is full. A block of class cls for a request of n bytes (n
  * for the debug mode only), or NULL with errno = ENOMEM. */
-sm_hidden void *sm_alloc_slow(size_t n, size_t cls) sm_noinline sm_cold;
+sm_hidden void *sm_alloc_slow(size_t n, sm_cls_t cls) sm_noinline sm_cold;
 
 /* A block of class cls: the head of the calling thread's bin, or the slow
  * path when the bin is empty (a new thread's, a debug-mode one's, always). */
-static sm_always_inline void *sm_alloc_small(size_t cls, size_t n)
+static sm_always_inline void *sm_alloc_small(sm_cls_t cls, size_t n)
 {
     sm_block_t *b = sm_heap.head[cls];
     if (sm_unlikely(b == NULL))
@@ -52,9 +52,9 @@ static sm_always_inline void *sm_alloc_small(size_t cls, size_t n)
 static sm_always_inline void *sm_alloc(const uint8_t *table, size_t n)
 {
     if (sm_likely(n <= SM_SMALL_MAX)) {
-        size_t cls = sm_size_class_of(table, n);
+        sm_cls_t cls = sm_size_class_of(table, n);
         void *p = sm_alloc_small(cls, n);
-        sm_track_alloc(p, sm_class_size((unsigned)cls));
+        sm_track_alloc(p, sm_class_size(cls));
         return p;
     }
     return sm_alloc_large(n);

@@ -36,7 +36,7 @@
  * then from the never-used frontier (ncarved), so untouched pages of a new
  * arena cost nothing.
  *
- * Memory goes back to the OS in two ways (issue #6). An arena whose pools
+ * Memory goes back to the OS in two ways. An arena whose pools
  * are all free is unmapped, unless it is kept in the empty-arena cache. A
  * free pool that served a class is "dirty" (its pages may be resident);
  * dirty pools are released with madvise(MADV_DONTNEED) (sm_os_discard), one
@@ -53,12 +53,12 @@
  * Releasing a pool costs a page fault when it is used again, so pools that
  * are reused within the delay are not released: a program whose footprint
  * breathes pays nothing, one that shrinks or stops gets its pages back one
- * to one and a quarter seconds later. Measured before time-based release
- * (199dfac, bench/driver scale 0.5, 5 runs, 2-core VM): releasing every
- * dirty pool of a shard each time 256 had piled up made python_churn 1.7x,
- * threads_4 1.9x and replay 3.5x slower than not releasing them; releasing
- * by count alone (pools unused for 512 releases) still cost replay 1.8x, as
- * its passes free everything and allocate it again. A delay of a second is
+ * to one and a quarter seconds later. Release by count instead, measured
+ * with bench/driver (scale 0.5, 5 runs, 2-core VM) against no release:
+ * releasing every dirty pool of a shard each time 256 had piled up made
+ * python_churn 1.7x, threads_4 1.9x and replay 3.5x slower; releasing
+ * pools unused for 512 releases still made replay 1.8x slower, as its
+ * passes free everything and allocate it again. A delay of a second is
  * longer than any pass of those workloads. mimalloc waits 10 ms, jemalloc
  * decays over 10 s.
  * Arenas with dirty pools are on a per-shard list, so a round visits only

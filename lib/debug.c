@@ -145,7 +145,7 @@ static unsigned class_for(const uint8_t *table, size_t n)
     return n <= SM_SMALL_MAX ? (unsigned)sm_size_class_of(table, n) : SM_CLASS_NONE;
 }
 
-static void *debug_alloc(size_t n, unsigned cls, size_t align, bool zero)
+static void *debug_alloc(size_t n, sm_cls_t cls, size_t align, bool zero)
 {
     if (n > PTRDIFF_MAX / 2) {
         errno = ENOMEM;
@@ -155,7 +155,7 @@ static void *debug_alloc(size_t n, unsigned cls, size_t align, bool zero)
     debug_header_t *h;
     if (align <= DEBUG_ALIGN && total <= SM_SMALL_MAX) {
         size_t rounded = (total + DEBUG_ALIGN - 1) & ~(size_t)(DEBUG_ALIGN - 1);
-        unsigned ucls = (unsigned)sm_size_class_of(sm_size_class_api, rounded);
+        sm_cls_t ucls = sm_size_class_of(sm_size_class_api, rounded);
         sm_block_t *b;
         if (sm_pool_alloc_batch(0, ucls, 1, &b) == 0) {
             errno = ENOMEM;
@@ -211,7 +211,7 @@ static debug_header_t *block_of(void *p, const char *func)
     if (sm_arena_map_contains(a)) {
         const sm_pool_t *pool = sm_pool_of(a);
         uintptr_t offset = a & (SM_POOL_SIZE - 1);
-        unsigned ucls = pool->cls;
+        sm_cls_t ucls = pool->cls;
         if (ucls == SM_CLASS_NONE || offset < HDR ||
             (offset - HDR) % sm_class_size(ucls) != 0 || offset - HDR >= pool->nextoffset)
             sm_debug_invalid(func, p);
@@ -283,7 +283,7 @@ static void release(debug_header_t *h)
         sm_fallback_free((char *)h - h->link);
         return;
     }
-    unsigned ucls = sm_pool_of((uintptr_t)h)->cls;
+    sm_cls_t ucls = sm_pool_of((uintptr_t)h)->cls;
     sm_block_t *b = (sm_block_t *)h;
     sm_freelist_set_next(b, NULL);
     sm_pool_free_batch(ucls, b, "free");
@@ -342,7 +342,7 @@ static void quarantine_put(debug_header_t *h, const char *func)
 
 /* ---- entry points ------------------------------------------------------ */
 
-void *sm_debug_malloc(size_t n, unsigned cls)
+void *sm_debug_malloc(size_t n, sm_cls_t cls)
 {
     return debug_alloc(n, cls, DEBUG_ALIGN, false);
 }
@@ -360,7 +360,7 @@ void *sm_debug_calloc(const uint8_t *table, size_t count, size_t size)
 void *sm_debug_memalign(size_t align, size_t n)
 {
     size_t rounded = n == 0 ? align : (n + align - 1) & ~(align - 1);
-    unsigned cls = align <= SM_SMALL_MAX && rounded <= SM_SMALL_MAX && rounded >= n
+    sm_cls_t cls = align <= SM_SMALL_MAX && rounded <= SM_SMALL_MAX && rounded >= n
                        ? class_for(sm_size_class_api, rounded)
                        : SM_CLASS_NONE;
     return debug_alloc(n, cls, align, false);

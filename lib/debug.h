@@ -72,7 +72,7 @@ sm_hidden void sm_debug_start(void);
  * (SM_CLASS_NONE above 512 bytes), for the rounding statistics. table: the
  * request-to-class table of the calling API. func names the public
  * function in reports. */
-sm_hidden void *sm_debug_malloc(size_t n, unsigned cls) sm_noinline;
+sm_hidden void *sm_debug_malloc(size_t n, sm_cls_t cls) sm_noinline;
 sm_hidden void *sm_debug_calloc(const uint8_t *table, size_t count, size_t size) sm_noinline;
 sm_hidden void *sm_debug_realloc(const uint8_t *table, void *p, size_t n) sm_noinline;
 sm_hidden void *sm_debug_memalign(size_t align, size_t n) sm_noinline;

@@ -93,12 +93,12 @@ static inline void sm_freelist_set_next(sm_block_t *b, sm_block_t *next)
  * fast paths grow by 3 instructions (free) and 1 (malloc). */
 #define SM_FREED_MARK ((uintptr_t)(intptr_t)(int32_t)0xdead10ccu)
 
-static inline uintptr_t *sm_freelist_mark_word(sm_block_t *b, size_t cls)
+static inline uintptr_t *sm_freelist_mark_word(sm_block_t *b, sm_cls_t cls)
 {
     return (uintptr_t *)((char *)b + cls * SM_QUANTUM) - 1;
 }
 
-static inline bool sm_freelist_is_marked(sm_block_t *b, size_t cls)
+static inline bool sm_freelist_is_marked(sm_block_t *b, sm_cls_t cls)
 {
     uintptr_t *w = sm_freelist_mark_word(b, cls);
     sm_track_link_open(w);
@@ -107,7 +107,7 @@ static inline bool sm_freelist_is_marked(sm_block_t *b, size_t cls)
     return marked;
 }
 
-static inline void sm_freelist_set_mark(sm_block_t *b, size_t cls, uintptr_t mark)
+static inline void sm_freelist_set_mark(sm_block_t *b, sm_cls_t cls, uintptr_t mark)
 {
     uintptr_t *w = sm_freelist_mark_word(b, cls);
     sm_track_link_open(w);

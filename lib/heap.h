@@ -97,30 +97,30 @@ extern sm_hidden sm_tls sm_heap_t sm_heap;
  * fast path found its bin full or b possibly free; entered with room[cls]
  * already decremented. Aborts on a double free (sm_heap_check_not_free),
  * flushes half of a full bin, pushes b. */
-sm_hidden void *sm_heap_alloc_refill(sm_heap_t *h, size_t cls);
-sm_hidden void sm_heap_free_flush(size_t cls, sm_block_t *b);
+sm_hidden void *sm_heap_alloc_refill(sm_heap_t *h, sm_cls_t cls);
+sm_hidden void sm_heap_free_flush(sm_cls_t cls, sm_block_t *b);
 
 /* Abort with "<func>(): double free detected ..." when b, a block start of
  * class cls, is free: at the head of h's bin, or, when it carries the freed
  * mark (freelist.h), anywhere in h's bin, in the transfer cache or in its
  * pool's free list. Returns when b is live. */
-sm_hidden void sm_heap_check_not_free(const sm_heap_t *h, size_t cls, sm_block_t *b,
+sm_hidden void sm_heap_check_not_free(const sm_heap_t *h, sm_cls_t cls, sm_block_t *b,
                                       const char *func) sm_cold;
 
 /* Take b, the head of h's bin of class cls, off the bin. */
-static sm_always_inline void *sm_heap_pop(sm_heap_t *h, size_t cls, sm_block_t *b)
+static sm_always_inline void *sm_heap_pop(sm_heap_t *h, sm_cls_t cls, sm_block_t *b)
 {
     sm_secure_slot_t live = sm_secure_check_block(b, cls); /* hardened build (secure.h) */
     h->head[cls] = sm_freelist_next(b);
     h->room[cls]++;
-    sm_freelist_set_mark(b, cls, 0); /* no longer freed (freelist.h) */
+    sm_freelist_set_mark(b, cls, 0); /* live again (freelist.h) */
     sm_secure_mark_live(live, b);
     return b;
 }
 
 /* Push b, a live block of class cls, on the calling thread's bin. pre: the
  * bin has room and b is not its head (sm_free_small, free.h, tests). */
-static sm_always_inline void sm_heap_push(size_t cls, sm_block_t *b)
+static sm_always_inline void sm_heap_push(sm_cls_t cls, sm_block_t *b)
 {
     sm_secure_on_free(b, cls, "free");
     sm_freelist_set_mark(b, cls, SM_FREED_MARK);
@@ -148,7 +148,7 @@ sm_hidden void sm_heap_collect(void);
 
 /* Blocks of class cls cached by all live threads and parked in the
  * transfer cache (approximate while threads run). */
-sm_hidden size_t sm_heap_cached_blocks(unsigned cls);
+sm_hidden size_t sm_heap_cached_blocks(sm_cls_t cls);
 
 /* Process start-up: the thread-exit key. Returns 0 or an errno. */
 sm_hidden int sm_heap_init(void);

@@ -116,7 +116,7 @@ static void stats_snapshot(struct smalloc_stats *out)
     out->bytes_headers =
         out->arenas_now * (SM_POOLS_PER_ARENA - SM_ARENA_USABLE_POOLS) * SM_POOL_SIZE;
     out->bytes_pool_free = out->pools_free * SM_POOL_SIZE;
-    for (unsigned cls = 1; cls <= SM_NCLASSES; cls++) {
+    for (sm_cls_t cls = 1; cls <= SM_NCLASSES; cls++) {
         struct smalloc_class_stats *c = &out->classes[cls - 1];
         size_t size = sm_class_size(cls);
         size_t nblocks = sm_class_nblocks(cls);
@@ -301,18 +301,18 @@ static void emit_classes(emitter_t *e, const struct smalloc_stats *s)
         put(e->r, "\n");
     }
     bool first_class = true;
-    for (unsigned cls = 0; cls < SMALLOC_NCLASSES; cls++) {
+    for (sm_cls_t cls = 0; cls < SMALLOC_NCLASSES; cls++) {
         const struct smalloc_class_stats *c = &s->classes[cls];
         if (c->pools_in_use == 0)
             continue;
         if (e->json) {
-            put(e->r, "%s{\"class\":%u", first_class ? "" : ",", cls);
+            put(e->r, "%s{\"class\":%zu", first_class ? "" : ",", cls);
 #define SM_STATS_CLASS_JSON(field, group, label, unit, doc) put(e->r, ",\"" #field "\":%zu", c->field);
             SMALLOC_CLASS_STATS_FIELDS(SM_STATS_CLASS_JSON)
 #undef SM_STATS_CLASS_JSON
             put(e->r, "}");
         } else {
-            put(e->r, "%5u", cls);
+            put(e->r, "%5zu", cls);
 #define SM_STATS_CLASS_ROW(field, group, label, unit, doc) put(e->r, " %10zu", c->field);
             SMALLOC_CLASS_STATS_FIELDS(SM_STATS_CLASS_ROW)
 #undef SM_STATS_CLASS_ROW

@@ -21,7 +21,7 @@ static transfer_slots_t slots[SM_SHARDS][SM_NCLASSES + 1] = {
     [0 ... SM_SHARDS - 1] = {[0 ... SM_NCLASSES] = {.lock = SM_LOCK_INITIALIZER}},
 };
 
-bool sm_transfer_put(unsigned shard, unsigned cls, sm_block_t *batch)
+bool sm_transfer_put(unsigned shard, sm_cls_t cls, sm_block_t *batch)
 {
     transfer_slots_t *t = &slots[shard][cls];
     bool parked = false;
@@ -40,7 +40,7 @@ bool sm_transfer_put(unsigned shard, unsigned cls, sm_block_t *batch)
     return parked;
 }
 
-sm_block_t *sm_transfer_take(unsigned shard, unsigned cls)
+sm_block_t *sm_transfer_take(unsigned shard, sm_cls_t cls)
 {
     transfer_slots_t *t = &slots[shard][cls];
     sm_block_t *batch = NULL;
@@ -57,7 +57,7 @@ sm_block_t *sm_transfer_take(unsigned shard, unsigned cls)
     return batch;
 }
 
-bool sm_transfer_holds(unsigned shard, unsigned cls, const sm_block_t *b)
+bool sm_transfer_holds(unsigned shard, sm_cls_t cls, const sm_block_t *b)
 {
     transfer_slots_t *t = &slots[shard][cls];
     bool found = false;
@@ -95,7 +95,7 @@ void sm_transfer_release_unused(uint64_t now_ms, uint64_t delay_ms)
 {
     uint32_t now = (uint32_t)now_ms, delay = delay_ms > UINT32_MAX ? UINT32_MAX : (uint32_t)delay_ms;
     for (unsigned shard = 0; shard < SM_SHARDS; shard++) {
-        for (unsigned cls = 1; cls <= SM_NCLASSES; cls++) {
+        for (sm_cls_t cls = 1; cls <= SM_NCLASSES; cls++) {
             transfer_slots_t *t = &slots[shard][cls];
             if (atomic_load_explicit(&t->nbatches, memory_order_relaxed) == 0)
                 continue;
@@ -110,13 +110,13 @@ void sm_transfer_release_unused(uint64_t now_ms, uint64_t delay_ms)
 bool sm_transfer_has_parked(void)
 {
     for (unsigned shard = 0; shard < SM_SHARDS; shard++)
-        for (unsigned cls = 1; cls <= SM_NCLASSES; cls++)
+        for (sm_cls_t cls = 1; cls <= SM_NCLASSES; cls++)
             if (atomic_load_explicit(&slots[shard][cls].nbatches, memory_order_relaxed) != 0)
                 return true;
     return false;
 }
 
-size_t sm_transfer_parked_blocks(unsigned cls, size_t batch_blocks)
+size_t sm_transfer_parked_blocks(sm_cls_t cls, size_t batch_blocks)
 {
     size_t n = 0;
     for (unsigned shard = 0; shard < SM_SHARDS; shard++) {
@@ -128,7 +128,7 @@ size_t sm_transfer_parked_blocks(unsigned cls, size_t batch_blocks)
     return n;
 }
 
-sm_lock_t *sm_transfer_lock(unsigned shard, unsigned cls)
+sm_lock_t *sm_transfer_lock(unsigned shard, sm_cls_t cls)
 {
     return &slots[shard][cls].lock;
 }
