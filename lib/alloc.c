@@ -50,7 +50,7 @@ void *sm_alloc_large(size_t n)
     return sm_large_cache_malloc(n);
 }
 
-/* calloc, realloc: the debug test (debug.h) is one load of a flag that is
+/* calloc, realloc: the debug test (sm_alloc_debug_routed) is one load of a flag that is
  * 0 once start-up found the debug mode off; the malloc and free fast paths
  * have no such test. */
 void *sm_alloc_calloc(const uint8_t *table, size_t count, size_t size)

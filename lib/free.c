@@ -1,5 +1,6 @@
 /*
- * smalloc_free and the reports of bad frees (see free.h).
+ * smalloc_free, the free slow path (debug mode, then the thread cache's
+ * flush) and the reports of bad frees (see free.h).
  */
 #include <smalloc.h>
 
