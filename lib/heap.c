@@ -137,8 +137,8 @@ static sm_heap_slot_t *slot_claim(sm_heap_t *h)
             if (((h) = slot_heap(&c->slots[i])) != NULL)
 
 /* In debug mode every bin has capacity 0: it stays empty and full (head
- * NULL, room 0), so every call takes the slow path, which hands it to the
- * debug layer (heap.h). */
+ * NULL, room 0), so every call takes the entry layer's slow path, which
+ * hands it to the debug layer (heap.h). */
 static unsigned bin_capacity(sm_cls_t cls)
 {
     if (sm_opt.debug)

@@ -47,7 +47,9 @@ static char **initial_environ(void)
     return argv + argc + 1;
 }
 
-char **sm_init_environ(void)
+/* The environment to read SMALLOC_* from: environ, or when libc has not set
+ * it yet, the one the kernel put on the initial stack. May be NULL. */
+static char **init_environ(void)
 {
     char **env = environ;
     return env != NULL ? env : initial_environ();
@@ -55,7 +57,7 @@ char **sm_init_environ(void)
 
 static void init_run(void)
 {
-    sm_options_init(sm_init_environ());
+    sm_options_init(init_environ());
     sm_arena_map_init(sm_opt.debug);
     sm_stats_init(sm_fork_lock_all, sm_fork_unlock_all);
     if (sm_opt.alignment == 8)
@@ -84,11 +86,6 @@ void sm_init_process(void)
     }
     while (atomic_load_explicit(&init_state, memory_order_acquire) != INIT_DONE)
         sched_yield();
-}
-
-bool sm_init_done(void)
-{
-    return atomic_load_explicit(&init_state, memory_order_acquire) == INIT_DONE;
 }
 
 /* Load time (or, linked statically, before main): start-up for a program
