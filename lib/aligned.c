@@ -15,7 +15,7 @@
 
 void *sm_alloc_aligned(size_t align, size_t n)
 {
-    if (sm_debug_routed())
+    if (sm_alloc_debug_routed())
         return sm_debug_memalign(align, n);
     if (align <= SM_QUANTUM)
         return sm_alloc(sm_size_class_api, n);
@@ -29,14 +29,14 @@ void *sm_alloc_aligned(size_t align, size_t n)
 
 void *sm_alloc_valloc(size_t n)
 {
-    if (sm_debug_routed())
+    if (sm_alloc_debug_routed())
         return sm_debug_memalign((size_t)sysconf(_SC_PAGESIZE), n);
     return sm_fallback_valloc(n);
 }
 
 void *sm_alloc_pvalloc(size_t n)
 {
-    if (sm_debug_routed()) {
+    if (sm_alloc_debug_routed()) {
         size_t page = (size_t)sysconf(_SC_PAGESIZE);
         size_t rounded = (n + page - 1) & ~(page - 1);
         if (rounded < n) {

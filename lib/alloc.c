@@ -1,6 +1,7 @@
 /*
  * smalloc_malloc, calloc, realloc, reallocarray, and the shared calloc and
- * realloc logic used by the replaced malloc family too (see alloc.h).
+ * realloc logic used by the replaced malloc family too (see alloc.h); the
+ * smalloc_stats_* entry points (start-up, then stats.c).
  */
 #include <errno.h>
 #include <string.h>
@@ -11,24 +12,50 @@
 #include "debug.h"
 #include "error.h"
 #include "free.h"
+#include "init.h"
 #include "large_cache.h"
+#include "options.h"
+#include "stats.h"
 
-#define SM_STR2(x) #x
-#define SM_STR(x) SM_STR2(x)
+bool sm_alloc_debug_start(void)
+{
+    sm_init_process();
+    return sm_debug_on();
+}
+
+void *sm_alloc_slow(size_t n, sm_cls_t cls)
+{
+    sm_init_process();
+    sm_heap_t *h = sm_heap_get(); /* NULL once the thread has exited */
+    if (sm_unlikely(sm_opt.debug))
+        return sm_debug_malloc(n, cls);
+    void *p = sm_heap_alloc_refill(h, cls);
+    if (sm_likely(p != NULL))
+        return p;
+    /* The pools have no block and no arena can be mapped: out of memory,
+     * or the arena space has no slot left (arena_map.h), when the system
+     * malloc serves the request, a whole class size so that calloc may
+     * clear it. */
+    if (h == NULL || !sm_arena_map_full()) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return sm_fallback_malloc(sm_class_size(cls));
+}
 
 void *sm_alloc_large(size_t n)
 {
-    if (sm_debug_routed())
+    if (sm_alloc_debug_routed())
         return sm_debug_malloc(n, SM_CLASS_NONE);
     return sm_large_cache_malloc(n);
 }
 
-/* calloc, realloc: the debug test (debug.h) is one load of a flag that is
+/* calloc, realloc: the debug test (sm_alloc_debug_routed) is one load of a flag that is
  * 0 once start-up found the debug mode off; the malloc and free fast paths
  * have no such test. */
 void *sm_alloc_calloc(const uint8_t *table, size_t count, size_t size)
 {
-    if (sm_debug_routed())
+    if (sm_alloc_debug_routed())
         return sm_debug_calloc(table, count, size);
     size_t n;
     if (__builtin_mul_overflow(count, size, &n)) {
@@ -37,8 +64,8 @@ void *sm_alloc_calloc(const uint8_t *table, size_t count, size_t size)
     }
     if (n > SM_SMALL_MAX)
         return sm_fallback_calloc(n);
-    unsigned cls = sm_size_class_of(table, n);
-    void *p = sm_heap_alloc(cls, n);
+    sm_cls_t cls = sm_size_class_of(table, n);
+    void *p = sm_alloc_small(cls, n);
     if (p != NULL) {
         size_t size = sm_class_size(cls);
         sm_track_open(p, size);
@@ -69,13 +96,13 @@ static size_t realloc_target(size_t old, size_t n)
  * n maps to cls, or to a smaller class while filling more than half of the
  * block (a block given headroom by realloc_target must not move back down
  * at the next step), and the block is aligned as n's own class would be. */
-static int fits_in_place(const uint8_t *table, size_t cls, size_t n)
+static int fits_in_place(const uint8_t *table, sm_cls_t cls, size_t n)
 {
-    size_t want = sm_size_class_of(table, n);
+    sm_cls_t want = sm_size_class_of(table, n);
     if (want == cls)
         return 1;
-    size_t size = sm_class_size((unsigned)cls);
-    return want < cls && n > size / 2 && (size % 16 == 0 || sm_class_size((unsigned)want) % 16 != 0);
+    size_t size = sm_class_size(cls);
+    return want < cls && n > size / 2 && (size % 16 == 0 || sm_class_size(want) % 16 != 0);
 }
 
 /* glibc's rules: realloc(NULL, n) is malloc(n); realloc(p, 0) frees p and
@@ -83,11 +110,11 @@ static int fits_in_place(const uint8_t *table, size_t cls, size_t n)
  * when it fits (fits_in_place). */
 void *sm_alloc_realloc(const uint8_t *table, void *p, size_t n)
 {
-    if (sm_debug_routed())
+    if (sm_alloc_debug_routed())
         return sm_debug_realloc(table, p, n);
     if (p == NULL)
         return sm_alloc(table, n);
-    size_t cls = sm_free_class_of((uintptr_t)p, "realloc");
+    sm_cls_t cls = sm_free_class_of((uintptr_t)p, "realloc");
     if (cls == SM_CLASS_NONE) {
         if (n == 0) {
             sm_fallback_free(p);
@@ -151,5 +178,31 @@ sm_public void *smalloc_reallocarray(void *p, size_t count, size_t size)
 
 sm_public const char *smalloc_version(void)
 {
-    return SM_STR(SMALLOC_VERSION_MAJOR) "." SM_STR(SMALLOC_VERSION_MINOR) "." SM_STR(SMALLOC_VERSION_PATCH);
+    return SMALLOC_VERSION_STRING;
+}
+
+/* ---- statistics (stats.c), after start-up ---------------------------------------------- */
+
+sm_public void smalloc_stats_get_sized(struct smalloc_stats *out, size_t size)
+{
+    sm_init_process();
+    sm_stats_get(out, size);
+}
+
+/* The real function behind the smalloc_stats_get() macro (smalloc.h). */
+sm_public void (smalloc_stats_get)(struct smalloc_stats *out)
+{
+    smalloc_stats_get_sized(out, sizeof *out);
+}
+
+sm_public void smalloc_stats_print(FILE *f)
+{
+    sm_init_process();
+    sm_stats_print(f, false);
+}
+
+sm_public void smalloc_stats_print_json(FILE *f)
+{
+    sm_init_process();
+    sm_stats_print(f, true);
 }

@@ -8,7 +8,6 @@
 #include "options.h"
 #include "os.h"
 #include "secure.h"
-#include "stats.h"
 
 _Static_assert(SM_ARENA_HEADER_POOLS == (SM_SECURE ? 8 : 3),
                "header layout changed: update the pictures in arena.h");
@@ -123,12 +122,12 @@ static int pool_is_dirty(const sm_pool_t *pool)
  * sm_arena_has_dirty(): stored atomically, written under the lock. */
 static void shard_ndirty_add(struct sm_arena_state *st, size_t delta)
 {
-    __atomic_store_n(&st->ndirty, st->ndirty + delta, __ATOMIC_RELAXED);
+    atomic_store_explicit(&st->ndirty, atomic_load_explicit(&st->ndirty, memory_order_relaxed) + delta, memory_order_relaxed);
 }
 
 static void shard_ndirty_sub(struct sm_arena_state *st, size_t delta)
 {
-    __atomic_store_n(&st->ndirty, st->ndirty - delta, __ATOMIC_RELAXED);
+    atomic_store_explicit(&st->ndirty, atomic_load_explicit(&st->ndirty, memory_order_relaxed) - delta, memory_order_relaxed);
 }
 
 static void dirty_add(sm_arena_t *arena)
@@ -238,14 +237,14 @@ static void arena_take_dirty(sm_arena_t *arena, const struct older *older)
             continue;
         }
         *link = pool->next;
-        pool->next = st->purge;
-        __atomic_store_n(&st->purge, pool, __ATOMIC_RELAXED);
+        pool->next = atomic_load_explicit(&st->purge, memory_order_relaxed);
+        atomic_store_explicit(&st->purge, pool, memory_order_relaxed);
         taken++;
     }
     arena->nfreepools = (uint16_t)(arena->nfreepools - taken);
     arena->ndirty = (uint16_t)(arena->ndirty - taken);
     shard_ndirty_sub(st, taken);
-    st->npurging += taken;
+    atomic_store_explicit(&st->npurging, atomic_load_explicit(&st->npurging, memory_order_relaxed) + taken, memory_order_relaxed);
     if (arena->ndirty == 0)
         dirty_unlink(arena);
     if (was_empty && taken > 0) {
@@ -313,10 +312,12 @@ static void discard_runs(sm_arena_t *arena, const uint64_t *mask)
     }
 }
 
+sm_arena_event_fn *sm_g_arena_event;
+
 void sm_arena_unmap(sm_arena_t *arena)
 {
-    if (sm_unlikely(sm_opt.verbose))
-        sm_stats_arena_event(arena, false);
+    if (sm_unlikely(sm_g_arena_event != NULL))
+        sm_g_arena_event(arena, false);
     sm_arena_map_unmap_arena(arena);
 }
 
@@ -324,8 +325,8 @@ void sm_arena_unmap(sm_arena_t *arena)
 static void purge_shard(struct sm_arena_state *st)
 {
     sm_lock(&st->lock);
-    sm_pool_t *chain = st->purge;
-    __atomic_store_n(&st->purge, NULL, __ATOMIC_RELAXED);
+    sm_pool_t *chain = atomic_load_explicit(&st->purge, memory_order_relaxed);
+    atomic_store_explicit(&st->purge, NULL, memory_order_relaxed);
     sm_unlock(&st->lock);
     while (chain != NULL) {
         /* The pools of one arena are consecutive in the chain. */
@@ -342,7 +343,7 @@ static void purge_shard(struct sm_arena_state *st)
         }
         discard_runs(arena, mask);
         sm_lock(&st->lock);
-        st->npurging -= k;
+        atomic_store_explicit(&st->npurging, atomic_load_explicit(&st->npurging, memory_order_relaxed) - k, memory_order_relaxed);
         sm_arena_t *gone = arena_pools_in(arena, first, last, k, 0);
         sm_unlock(&st->lock);
         if (gone != NULL)
@@ -367,7 +368,7 @@ void sm_arena_release_unused(uint64_t now_ms, uint64_t delay_ms)
     struct older older = {(uint32_t)now_ms, delay_ms > UINT32_MAX ? UINT32_MAX : (uint32_t)delay_ms};
     for (unsigned shard = 0; shard < SM_SHARDS; shard++) {
         struct sm_arena_state *st = &sm_g_arena[shard];
-        if (__atomic_load_n(&st->ndirty, __ATOMIC_RELAXED) == 0)
+        if (atomic_load_explicit(&st->ndirty, memory_order_relaxed) == 0)
             continue;
         sm_lock(&st->lock);
         sm_arena_t *next;
@@ -383,7 +384,7 @@ void sm_arena_release_unused(uint64_t now_ms, uint64_t delay_ms)
 bool sm_arena_has_dirty(void)
 {
     for (unsigned shard = 0; shard < SM_SHARDS; shard++)
-        if (__atomic_load_n(&sm_g_arena[shard].ndirty, __ATOMIC_RELAXED) != 0)
+        if (atomic_load_explicit(&sm_g_arena[shard].ndirty, memory_order_relaxed) != 0)
             return true;
     return false;
 }
@@ -393,7 +394,7 @@ void sm_arena_purge(void)
     for (unsigned shard = 0; shard < SM_SHARDS; shard++) {
         struct sm_arena_state *st = &sm_g_arena[shard];
         /* An unlocked peek: a stale NULL leaves the pools to the next call. */
-        if (__atomic_load_n(&st->purge, __ATOMIC_RELAXED) != NULL)
+        if (atomic_load_explicit(&st->purge, memory_order_relaxed) != NULL)
             purge_shard(st);
     }
 }

@@ -36,7 +36,7 @@
  * then from the never-used frontier (ncarved), so untouched pages of a new
  * arena cost nothing.
  *
- * Memory goes back to the OS in two ways (issue #6). An arena whose pools
+ * Memory goes back to the OS in two ways. An arena whose pools
  * are all free is unmapped, unless it is kept in the empty-arena cache. A
  * free pool that served a class is "dirty" (its pages may be resident);
  * dirty pools are released with madvise(MADV_DONTNEED) (sm_os_discard), one
@@ -53,12 +53,12 @@
  * Releasing a pool costs a page fault when it is used again, so pools that
  * are reused within the delay are not released: a program whose footprint
  * breathes pays nothing, one that shrinks or stops gets its pages back one
- * to one and a quarter seconds later. Measured before time-based release
- * (199dfac, bench/driver scale 0.5, 5 runs, 2-core VM): releasing every
- * dirty pool of a shard each time 256 had piled up made python_churn 1.7x,
- * threads_4 1.9x and replay 3.5x slower than not releasing them; releasing
- * by count alone (pools unused for 512 releases) still cost replay 1.8x, as
- * its passes free everything and allocate it again. A delay of a second is
+ * to one and a quarter seconds later. Release by count instead, measured
+ * with bench/driver (scale 0.5, 5 runs, 2-core VM) against no release:
+ * releasing every dirty pool of a shard each time 256 had piled up made
+ * python_churn 1.7x, threads_4 1.9x and replay 3.5x slower; releasing
+ * pools unused for 512 releases still made replay 1.8x slower, as its
+ * passes free everything and allocate it again. A delay of a second is
  * longer than any pass of those workloads. mimalloc waits 10 ms, jemalloc
  * decays over 10 s.
  * Arenas with dirty pools are on a per-shard list, so a round visits only
@@ -114,12 +114,13 @@ struct sm_arena_state {
     uint64_t nonempty[SM_POOLS_PER_ARENA / 64];
     sm_arena_t *all;       /* every mapped arena of the shard */
     sm_arena_t *dirty;     /* arenas with dirty free pools */
-    sm_pool_t *purge;      /* pools set aside for release (arena.c) */
-    size_t npurging;       /* pools out of their arenas for release: free
-                            * pools that no arena's nfreepools counts */
-    size_t nempty;         /* arenas with every pool free */
-    size_t ndirty;         /* dirty free pools of all its arenas (stored
-                            * atomically: sm_arena_has_dirty peeks) */
+    /* The three atomics are written under lock, read without it (relaxed
+     * peeks by sm_arena_purge, sm_arena_has_dirty, malloc_ext.c). */
+    _Atomic(sm_pool_t *) purge; /* pools set aside for release (arena.c) */
+    _Atomic size_t npurging;    /* pools out of their arenas for release: free
+                                 * pools that no arena's nfreepools counts */
+    size_t nempty;              /* arenas with every pool free */
+    _Atomic size_t ndirty;      /* dirty free pools of all its arenas */
 } sm_cacheline_aligned;
 
 extern sm_hidden struct sm_arena_state sm_g_arena[SM_SHARDS];
@@ -179,7 +180,13 @@ sm_hidden bool sm_arena_has_dirty(void);
  * pre: no lock held. */
 sm_hidden void sm_arena_purge(void);
 
-/* Return an arena to the OS (said under SMALLOC_VERBOSE). pre: no lock
+/* Told of every arena mapped (true) or returned to the OS (false), no lock
+ * held: set once at start-up by the statistics module when SMALLOC_VERBOSE
+ * is on (stats.c prints the line), NULL otherwise. */
+typedef void sm_arena_event_fn(const void *arena, bool mapped);
+extern sm_hidden sm_arena_event_fn *sm_g_arena_event;
+
+/* Return an arena to the OS (told to sm_g_arena_event). pre: no lock
  * held; arena came from sm_arena_give_pool() or a purge. */
 sm_hidden void sm_arena_unmap(sm_arena_t *arena);
 

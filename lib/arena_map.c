@@ -65,7 +65,7 @@ static uintptr_t pick_base(void)
 
 void sm_arena_map_init(bool debug)
 {
-    for (unsigned cls = 1; cls <= SM_NCLASSES; cls++) {
+    for (sm_cls_t cls = 1; cls <= SM_NCLASSES; cls++) {
         uint32_t size = (uint32_t)sm_class_size(cls);
         uint32_t mul = (uint32_t)((((uint64_t)1 << 32) + size - 1) / size);
         uint32_t e = (uint32_t)((uint64_t)mul * size - ((uint64_t)1 << 32));
@@ -131,7 +131,7 @@ void sm_arena_map_unmap_arena(void *arena)
     release_slot(taken, slot); /* only now: the slot may be mapped again */
 }
 
-void sm_arena_map_set_class(const void *pool_base, unsigned cls)
+void sm_arena_map_set_class(const void *pool_base, sm_cls_t cls)
 {
     uintptr_t d = (uintptr_t)pool_base - sm_g_arena_map.base;
     sm_g_arena_map.pool_cls[d >> SM_POOL_SHIFT] = (uint8_t)cls;

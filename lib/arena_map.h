@@ -77,7 +77,7 @@ extern sm_hidden sm_arena_map_t sm_g_arena_map;
 
 /* The class pool_cls[] gives for a, or SM_CLASS_NONE when a is outside the
  * range. */
-static sm_always_inline unsigned sm_arena_map_class(uintptr_t a)
+static sm_always_inline sm_cls_t sm_arena_map_class(uintptr_t a)
 {
     uintptr_t d = a - sm_g_arena_map.base;
     if (sm_unlikely(d >= sm_g_arena_map.size))
@@ -85,19 +85,19 @@ static sm_always_inline unsigned sm_arena_map_class(uintptr_t a)
     return sm_g_arena_map.pool_cls[d >> SM_POOL_SHIFT];
 }
 
-static sm_always_inline uint32_t sm_arena_map_product(uintptr_t a, unsigned cls)
+static sm_always_inline uint32_t sm_arena_map_product(uintptr_t a, sm_cls_t cls)
 {
     return (uint32_t)(a & (SM_POOL_SIZE - 1)) * sm_g_arena_map.test[cls].mul;
 }
 
 /* Does a start a block, given that its pool serves cls? */
-static sm_always_inline bool sm_arena_map_is_block_start(uintptr_t a, unsigned cls)
+static sm_always_inline bool sm_arena_map_is_block_start(uintptr_t a, sm_cls_t cls)
 {
     return sm_arena_map_product(a, cls) < sm_g_arena_map.test[cls].limit;
 }
 
 /* The index of the block of class cls containing a, in its pool. */
-static inline uint32_t sm_arena_map_block_index(uintptr_t a, unsigned cls)
+static inline uint32_t sm_arena_map_block_index(uintptr_t a, sm_cls_t cls)
 {
     return (uint32_t)(((uint64_t)(a & (SM_POOL_SIZE - 1)) * sm_g_arena_map.test[cls].mul) >> 32);
 }
@@ -107,7 +107,8 @@ sm_hidden bool sm_arena_map_contains(uintptr_t a);
 
 /* Start-up: pick the range and fill the block tests. With debug (the
  * runtime debug mode, debug.h), every offset passes the test of a class,
- * so that debug pointers (a block start + 64) reach the heap slow path. */
+ * so that debug pointers (a block start + 64) reach the free slow path
+ * (sm_free_slow, free.c). */
 sm_hidden void sm_arena_map_init(bool debug);
 
 /* Map an arena (SM_ARENA_SIZE, zeroed) into the lowest free slot; NULL
@@ -121,7 +122,7 @@ sm_hidden void sm_arena_map_unmap_arena(void *arena);
 
 /* The pool at pool_base serves cls from now on (SM_CLASS_NONE: no class).
  * pre: the pool holds no block. */
-sm_hidden void sm_arena_map_set_class(const void *pool_base, unsigned cls);
+sm_hidden void sm_arena_map_set_class(const void *pool_base, sm_cls_t cls);
 
 /* Did the last sm_arena_map_new_arena() find the range out of slots? (Then
  * small requests go to the system malloc, heap.c.) */

@@ -14,6 +14,7 @@
 #ifndef SM_CONFIG_H
 #define SM_CONFIG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define SM_ARENA_SHIFT 20
@@ -26,6 +27,12 @@
 #define SM_SMALL_MAX 512        /* largest request served by the pools */
 #define SM_NCLASSES (SM_SMALL_MAX / SM_QUANTUM) /* 64 */
 #define SM_CLASS_NONE 0          /* cls of a pool that serves no class */
+/* A class index, everywhere in lib/ (variables, parameters, returns);
+ * stored as a byte in tables and headers. size_t, not unsigned: the
+ * malloc+free fast path indexes bins with it, and an unsigned index costs
+ * it 4 more instructions (48 net instead of 44: bench/callgrind.sh
+ * --allocators smalloc). */
+typedef size_t sm_cls_t;
 /* Arrays indexed by class have SM_NCLASSES + 1 entries; [SM_CLASS_NONE] is
  * never used for blocks. */
 
@@ -73,13 +80,16 @@
 /* A thread caches at most this many bytes of free blocks per class (but at
  * least SM_BIN_MIN_BLOCKS and at most SM_BIN_MAX_BLOCKS blocks: a bin's
  * room is a signed byte, heap.h, so the largest even count below 128).
- * Measured with bench/driver -w threads_1/threads_2 on an earlier version
- * (one central part): 4 KiB bins refilled and flushed so often that 2 threads
- * ran at 10 ns per operation; 8 KiB bins halve the trips to the central
- * lists. */
+ * 8 KiB bins make half the trips to the central lists that 4 KiB bins
+ * make, which is what limits two threads sharing a central part
+ * (bench/driver -w threads_1, -w threads_2 compare them). */
 #define SM_BIN_BYTES 8192
 #define SM_BIN_MIN_BLOCKS 16
 #define SM_BIN_MAX_BLOCKS 126
+
+/* Default of SMALLOC_LARGE_CACHE (options.h): bytes a thread's large-block
+ * cache may hold (large_cache.h). */
+#define SM_LARGE_CACHE_BYTES ((size_t)128 << 10)
 
 _Static_assert(SM_POOLS_PER_ARENA == 256, "pool index must fit a byte");
 _Static_assert(SM_NCLASSES == 64, "the card fixes 64 classes");

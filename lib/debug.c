@@ -1,17 +1,14 @@
 /*
  * The runtime debug mode (see debug.h for the routing and the block
- * layout): debug blocks, their checks, the quarantine of freed blocks, the
- * registry of system-backed blocks, allocation backtraces and the reports.
+ * layout): debug blocks, their checks, the quarantine of freed blocks and
+ * the reports. The registry of system-backed blocks is debug_registry.c,
+ * allocation backtraces and the stack test debug_trace.c.
  *
  * One lock (debug_lock) guards the quarantine, the registry and the totals;
  * it is never held while calling into the pools or the system malloc, so
  * it nests with no other lock. Debug mode is for finding bugs, not speed.
  */
-#include <dlfcn.h>
 #include <errno.h>
-#include <execinfo.h>
-#include <link.h>
-#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,16 +17,16 @@
 #include "arena.h"
 #include "arena_map.h"
 #include "debug.h"
+#include "debug_registry.h"
+#include "debug_trace.h"
 #include "error.h"
 #include "fallback.h"
-#include "init.h"
 #include "lock.h"
 #include "options.h"
 #include "os.h"
 #include "pool.h"
 #include "size_class.h"
 
-#define DEBUG_TRACE 4     /* frames kept per block */
 #define DEBUG_GUARD 8     /* guard bytes before the block, and at least after */
 #define DEBUG_ALIGN 16    /* alignment of every debug block */
 
@@ -54,14 +51,14 @@ typedef struct debug_header {
     uint8_t system;  /* 1: from the system malloc, 0: a pool block */
     uint16_t unused;
     size_t size;     /* bytes requested */
-    void *trace[DEBUG_TRACE];   /* allocation site, innermost first */
+    void *trace[SM_DEBUG_TRACE]; /* allocation site, innermost first */
     uint8_t front[DEBUG_GUARD]; /* BYTE_GUARD */
 } debug_header_t;
 
 #define HDR sizeof(debug_header_t)
 _Static_assert(sizeof(debug_header_t) == 64, "the header keeps blocks 16-byte aligned");
 
-unsigned char sm_debug_route = 1;
+_Atomic unsigned char sm_debug_route = 1;
 
 static sm_lock_t debug_lock = SM_LOCK_INITIALIZER;
 
@@ -72,96 +69,16 @@ static struct {
 
 static struct sm_debug_totals totals;
 
-/* Registry of system-backed blocks: open addressing on the program
- * pointer, which is 16-aligned, so bit 0 carries the state. */
-#define REG_EMPTY 0
-#define REG_TOMB 1
-#define REG_QUARANTINED 1 /* or'ed into a pointer */
-static struct {
-    uintptr_t *slots;
-    size_t cap;
-    size_t used; /* slots not empty: live, quarantined and tombstones */
-    size_t live; /* slots holding a block */
-} reg;
-
-/* Backtraces: libsmalloc's own text, so its frames can be left out. */
-static uintptr_t own_text_lo, own_text_hi;
-static int trace_ready;
-static sm_tls int in_trace;
-
-/* ---- the calling thread's stack ---------------------------------------- */
-
-/* A pointer outside the arenas and the registry is foreign: the system
- * malloc's, or a wild one, and memory around it is not read to tell. One
- * kind of wild pointer is told apart all the same: an address in the
- * calling thread's live stack, between the current frame and the stack's
- * top (free(&local)), where no heap block can be. The top is asked of
- * pthread_getattr_np once per thread: by debug_start for the thread that
- * loads libsmalloc (the main thread's answer reads /proc/self/maps), by the
- * first foreign free of any other thread. It allocates, which debug mode
- * serves, so not before start-up is over. */
-static sm_tls uintptr_t stack_top; /* 0: not asked yet; 1: unknown */
-static sm_tls int stack_asking;
-
-static void stack_top_ask(void)
-{
-    int saved = errno;
-    stack_asking = 1;
-    uintptr_t top = 1;
-    pthread_attr_t attr;
-    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-        void *lo;
-        size_t size;
-        if (pthread_attr_getstack(&attr, &lo, &size) == 0)
-            top = (uintptr_t)lo + size;
-        pthread_attr_destroy(&attr);
-    }
-    stack_asking = 0;
-    stack_top = top;
-    errno = saved;
-}
-
-static bool on_own_stack(uintptr_t a)
-{
-    if (stack_top == 0) {
-        if (!__atomic_load_n(&trace_ready, __ATOMIC_ACQUIRE) || stack_asking)
-            return false;
-        stack_top_ask();
-    }
-    return a >= (uintptr_t)__builtin_frame_address(0) && a < stack_top;
-}
-
 /* ---- start-up ---------------------------------------------------------- */
 
 bool sm_debug_on(void)
 {
-    sm_init_process();
     /* Only the initialising thread, re-entering, can get here before the
      * options are parsed (start-up allocates nothing before that): decide
      * nothing then. */
     if (sm_options_parsed && !sm_opt.debug)
-        __atomic_store_n(&sm_debug_route, 0, __ATOMIC_RELAXED);
+        atomic_store_explicit(&sm_debug_route, 0, memory_order_relaxed);
     return sm_opt.debug;
-}
-
-static int find_own_text(struct dl_phdr_info *info, size_t size, void *arg)
-{
-    (void)size;
-    uintptr_t me = (uintptr_t)arg;
-    for (unsigned i = 0; i < info->dlpi_phnum; i++) {
-        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
-        if (ph->p_type != PT_LOAD || me < lo || me >= lo + ph->p_memsz)
-            continue;
-        /* Linked into the program itself: its frames are the program's
-         * too, so none are left out. */
-        if (info->dlpi_name != NULL && info->dlpi_name[0] != '\0') {
-            own_text_lo = lo;
-            own_text_hi = lo + ph->p_memsz;
-        }
-        return 1;
-    }
-    return 0;
 }
 
 sm_lock_t *sm_debug_lock(void)
@@ -172,60 +89,14 @@ sm_lock_t *sm_debug_lock(void)
 /* backtrace() loads libgcc_s (and allocates) the first time it runs: do it
  * here, once, after libc is up, rather than inside some malloc called from
  * the dynamic loader. Blocks allocated before this have no backtrace. */
-__attribute__((constructor)) static void debug_start(void)
+void sm_debug_start(void)
 {
     if (!sm_debug_on())
         return;
-    dl_iterate_phdr(find_own_text, (void *)(uintptr_t)&sm_debug_malloc);
-    void *frames[2];
-    in_trace = 1;
-    backtrace(frames, 2);
-    in_trace = 0;
-    __atomic_store_n(&trace_ready, 1, __ATOMIC_RELEASE);
-    stack_top_ask(); /* the main thread's, from here rather than inside a free */
-}
-
-static void trace_capture(void **out)
-{
-    memset(out, 0, DEBUG_TRACE * sizeof(void *));
-    if (!__atomic_load_n(&trace_ready, __ATOMIC_ACQUIRE) || in_trace)
-        return;
-    int saved = errno;
-    void *frames[DEBUG_TRACE + 12];
-    in_trace = 1; /* an allocation inside backtrace() gets no trace */
-    int n = backtrace(frames, (int)(sizeof frames / sizeof frames[0]));
-    in_trace = 0;
-    errno = saved;
-    int i = 0;
-    while (i < n && (uintptr_t)frames[i] >= own_text_lo && (uintptr_t)frames[i] < own_text_hi)
-        i++;
-    for (int k = 0; k < DEBUG_TRACE && i < n; k++, i++)
-        out[k] = frames[i];
+    sm_debug_trace_start((const void *)(uintptr_t)&sm_debug_malloc);
 }
 
 /* ---- reports ----------------------------------------------------------- */
-
-static void print_trace(void *const *trace)
-{
-    if (trace[0] == NULL) {
-        sm_say("  allocated at: (no backtrace: allocated while libsmalloc started)");
-        return;
-    }
-    sm_say("  allocated at:");
-    for (unsigned k = 0; k < DEBUG_TRACE && trace[k] != NULL; k++) {
-        Dl_info info;
-        /* A return address: look up the call instruction before it. */
-        if (dladdr((char *)trace[k] - 1, &info) == 0 || info.dli_fname == NULL) {
-            sm_say("    #%u %p", k, trace[k]);
-        } else if (info.dli_sname != NULL) {
-            sm_say("    #%u %p %s+0x%zx (%s)", k, trace[k], info.dli_sname,
-                (size_t)((char *)trace[k] - (char *)info.dli_saddr), info.dli_fname);
-        } else {
-            sm_say("    #%u %p (%s+0x%zx)", k, trace[k], info.dli_fname,
-                (size_t)((char *)trace[k] - (char *)info.dli_fbase));
-        }
-    }
-}
 
 /* "smalloc: debug: <func>(): <what>", the block, the byte hit (when
  * has_offset), where it was allocated; then abort(). h may be NULL. */
@@ -241,7 +112,7 @@ static void sm_noreturn sm_cold report(const char *func, const char *what, const
     if (has_offset)
         sm_say("  byte offset %zd: 0x%x found, 0x%x expected", offset, found, expected);
     if (h != NULL)
-        print_trace(h->trace);
+        sm_debug_trace_print(h->trace);
     abort();
 }
 
@@ -251,69 +122,6 @@ void sm_debug_invalid(const char *func, const void *p)
            false, 0, 0, 0);
 }
 
-/* ---- registry of system-backed blocks (debug_lock held) --------------- */
-
-static size_t reg_hash(uintptr_t p, size_t cap)
-{
-    uint64_t x = (uint64_t)(p >> 4) * 0x9E3779B97F4A7C15ull;
-    return (size_t)(x >> 32) & (cap - 1);
-}
-
-/* The slot holding p (either state), or NULL. */
-static uintptr_t *reg_find(uintptr_t p)
-{
-    if (reg.cap == 0)
-        return NULL;
-    for (size_t i = reg_hash(p, reg.cap);; i = (i + 1) & (reg.cap - 1)) {
-        uintptr_t s = reg.slots[i];
-        if (s == REG_EMPTY)
-            return NULL;
-        if ((s & ~(uintptr_t)REG_QUARANTINED) == p && s != REG_TOMB)
-            return &reg.slots[i];
-    }
-}
-
-/* Rehash into a table at most half full, dropping tombstones. */
-static int reg_grow(void)
-{
-    size_t cap = reg.cap ? reg.cap : 4096;
-    while ((reg.live + 1) * 2 > cap)
-        cap *= 2;
-    uintptr_t *slots = sm_os_map(cap * sizeof(uintptr_t));
-    if (slots == NULL)
-        return -1;
-    size_t used = 0;
-    for (size_t i = 0; i < reg.cap; i++) {
-        uintptr_t s = reg.slots[i];
-        if (s == REG_EMPTY || s == REG_TOMB)
-            continue;
-        size_t j = reg_hash(s & ~(uintptr_t)REG_QUARANTINED, cap);
-        while (slots[j] != REG_EMPTY)
-            j = (j + 1) & (cap - 1);
-        slots[j] = s;
-        used++;
-    }
-    if (reg.slots != NULL)
-        sm_os_unmap(reg.slots, reg.cap * sizeof(uintptr_t));
-    reg.slots = slots;
-    reg.cap = cap;
-    reg.used = used;
-    return 0;
-}
-
-static int reg_insert(uintptr_t p)
-{
-    if ((reg.used + 1) * 4 > reg.cap * 3 && reg_grow() != 0)
-        return -1;
-    size_t i = reg_hash(p, reg.cap);
-    while (reg.slots[i] != REG_EMPTY && reg.slots[i] != REG_TOMB)
-        i = (i + 1) & (reg.cap - 1);
-    if (reg.slots[i] == REG_EMPTY)
-        reg.used++;
-    reg.slots[i] = p;
-    reg.live++;
-    return 0;
-}
 
 /* ---- blocks ------------------------------------------------------------ */
 
@@ -337,7 +145,7 @@ static unsigned class_for(const uint8_t *table, size_t n)
     return n <= SM_SMALL_MAX ? (unsigned)sm_size_class_of(table, n) : SM_CLASS_NONE;
 }
 
-static void *debug_alloc(size_t n, unsigned cls, size_t align, bool zero)
+static void *debug_alloc(size_t n, sm_cls_t cls, size_t align, bool zero)
 {
     if (n > PTRDIFF_MAX / 2) {
         errno = ENOMEM;
@@ -347,7 +155,7 @@ static void *debug_alloc(size_t n, unsigned cls, size_t align, bool zero)
     debug_header_t *h;
     if (align <= DEBUG_ALIGN && total <= SM_SMALL_MAX) {
         size_t rounded = (total + DEBUG_ALIGN - 1) & ~(size_t)(DEBUG_ALIGN - 1);
-        unsigned ucls = (unsigned)sm_size_class_of(sm_size_class_api, rounded);
+        sm_cls_t ucls = sm_size_class_of(sm_size_class_api, rounded);
         sm_block_t *b;
         if (sm_pool_alloc_batch(0, ucls, 1, &b) == 0) {
             errno = ENOMEM;
@@ -369,14 +177,14 @@ static void *debug_alloc(size_t n, unsigned cls, size_t align, bool zero)
     h->cls = (uint8_t)cls;
     h->unused = 0;
     h->size = n;
-    trace_capture(h->trace);
+    sm_debug_trace_capture(h->trace);
     memset(h->front, BYTE_GUARD, DEBUG_GUARD);
     char *p = user_of(h);
     memset(p, zero ? 0 : BYTE_CLEAN, n);
     memset(p + n, BYTE_GUARD, tail_len(h));
 
     sm_lock(&debug_lock);
-    if (h->system && reg_insert((uintptr_t)p) != 0) {
+    if (h->system && sm_debug_registry_insert((uintptr_t)p) != 0) {
         sm_unlock(&debug_lock);
         sm_fallback_free((char *)h - h->link);
         errno = ENOMEM;
@@ -403,7 +211,7 @@ static debug_header_t *block_of(void *p, const char *func)
     if (sm_arena_map_contains(a)) {
         const sm_pool_t *pool = sm_pool_of(a);
         uintptr_t offset = a & (SM_POOL_SIZE - 1);
-        unsigned ucls = pool->cls;
+        sm_cls_t ucls = pool->cls;
         if (ucls == SM_CLASS_NONE || offset < HDR ||
             (offset - HDR) % sm_class_size(ucls) != 0 || offset - HDR >= pool->nextoffset)
             sm_debug_invalid(func, p);
@@ -415,15 +223,15 @@ static debug_header_t *block_of(void *p, const char *func)
         return h;
     }
     sm_lock(&debug_lock);
-    uintptr_t *slot = reg_find(a);
-    uintptr_t state = slot ? *slot : REG_EMPTY;
+    uintptr_t *slot = sm_debug_registry_find(a);
+    uintptr_t state = slot ? *slot : 0;
     sm_unlock(&debug_lock);
     if (slot == NULL) {
-        if (on_own_stack(a))
+        if (sm_debug_trace_on_own_stack(a))
             sm_debug_invalid(func, p);
         return NULL;
     }
-    if (state & REG_QUARANTINED)
+    if (state & SM_DEBUG_REG_QUARANTINED)
         report(func, "double free (the block was already freed)", p, h, false, 0, 0, 0);
     if (h->magic != MAGIC_LIVE || h->system != 1)
         report(func, "buffer underflow: the block's header was overwritten", p, NULL, false, 0,
@@ -468,16 +276,14 @@ static void release(debug_header_t *h)
 {
     if (h->system) {
         sm_lock(&debug_lock);
-        uintptr_t *slot = reg_find((uintptr_t)user_of(h));
-        if (slot != NULL) {
-            *slot = REG_TOMB;
-            reg.live--;
-        }
+        uintptr_t *slot = sm_debug_registry_find((uintptr_t)user_of(h));
+        if (slot != NULL)
+            sm_debug_registry_remove(slot);
         sm_unlock(&debug_lock);
         sm_fallback_free((char *)h - h->link);
         return;
     }
-    unsigned ucls = sm_pool_of((uintptr_t)h)->cls;
+    sm_cls_t ucls = sm_pool_of((uintptr_t)h)->cls;
     sm_block_t *b = (sm_block_t *)h;
     sm_freelist_set_next(b, NULL);
     sm_pool_free_batch(ucls, b, "free");
@@ -500,9 +306,9 @@ static void quarantine_put(debug_header_t *h, const char *func)
     unsigned nevicted = 0;
     sm_lock(&debug_lock);
     if (h->system) {
-        uintptr_t *slot = reg_find((uintptr_t)user_of(h));
+        uintptr_t *slot = sm_debug_registry_find((uintptr_t)user_of(h));
         if (slot != NULL)
-            *slot |= REG_QUARANTINED;
+            *slot |= SM_DEBUG_REG_QUARANTINED;
     }
     if (!h->system && h->cls != SM_CLASS_NONE) {
         totals.pool_requested -= h->size;
@@ -536,7 +342,7 @@ static void quarantine_put(debug_header_t *h, const char *func)
 
 /* ---- entry points ------------------------------------------------------ */
 
-void *sm_debug_malloc(size_t n, unsigned cls)
+void *sm_debug_malloc(size_t n, sm_cls_t cls)
 {
     return debug_alloc(n, cls, DEBUG_ALIGN, false);
 }
@@ -554,7 +360,7 @@ void *sm_debug_calloc(const uint8_t *table, size_t count, size_t size)
 void *sm_debug_memalign(size_t align, size_t n)
 {
     size_t rounded = n == 0 ? align : (n + align - 1) & ~(align - 1);
-    unsigned cls = align <= SM_SMALL_MAX && rounded <= SM_SMALL_MAX && rounded >= n
+    sm_cls_t cls = align <= SM_SMALL_MAX && rounded <= SM_SMALL_MAX && rounded >= n
                        ? class_for(sm_size_class_api, rounded)
                        : SM_CLASS_NONE;
     return debug_alloc(n, cls, align, false);

@@ -10,7 +10,7 @@
  * Routing, decided once at start-up, without a branch on the malloc/free
  * fast path (STYLE.md "Fast path and slow path"):
  *   malloc, small   thread caches have capacity 0 in debug mode, so the
- *                   heap slow path gets every call (heap.h) -> sm_debug_malloc
+ *                   entry slow path gets every call (sm_alloc_slow) -> sm_debug_malloc
  *   free, small     the same; in debug mode every class accepts any offset
  *                   in the block-start test (sm_arena_map_init), so a debug
  *                   pointer, which is not a block start, reaches the slow
@@ -18,7 +18,7 @@
  *   malloc, large   alloc.c's large path, free of a pointer outside the
  *                   arenas: free.c, both already off the fast path
  *   calloc, realloc, memalign and friends, malloc_usable_size: one
- *                   test of sm_debug_route at their top (sm_debug_routed)
+ *                   test of sm_debug_route at their top (sm_alloc_debug_routed, alloc.h)
  * Debug blocks and normal blocks never meet: the mode is fixed before the
  * first block is handed out, and in debug mode every block is a debug
  * block.
@@ -47,6 +47,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "compiler.h"
@@ -54,23 +55,24 @@
 
 /* Nonzero until start-up has decided the mode and it is off: the entry
  * points other than malloc and free test it (see above). */
-extern sm_hidden unsigned char sm_debug_route;
+extern sm_hidden _Atomic unsigned char sm_debug_route; /* cleared by sm_debug_on */
 
-/* Initialises the process if needed; true in debug mode (and then the
- * caller takes the sm_debug_* path). */
+/* True in debug mode (and then the caller takes the sm_debug_* path); once
+ * the options are parsed and the mode is off, clears sm_debug_route. pre:
+ * start-up done or running in this thread (the entry layer starts it,
+ * sm_alloc_debug_routed in alloc.h). */
 sm_hidden bool sm_debug_on(void) sm_noinline sm_cold;
 
-static inline bool sm_debug_routed(void)
-{
-    return sm_unlikely(__atomic_load_n(&sm_debug_route, __ATOMIC_RELAXED) != 0) && sm_debug_on();
-}
+/* From the load-time constructor (init.c), start-up done: in debug mode,
+ * the first backtrace and the main thread's stack, outside any malloc. */
+sm_hidden void sm_debug_start(void);
 
 /* The debug entry points, with the semantics of their public
  * counterparts. cls: the class a normal run gives the request
  * (SM_CLASS_NONE above 512 bytes), for the rounding statistics. table: the
  * request-to-class table of the calling API. func names the public
  * function in reports. */
-sm_hidden void *sm_debug_malloc(size_t n, unsigned cls) sm_noinline;
+sm_hidden void *sm_debug_malloc(size_t n, sm_cls_t cls) sm_noinline;
 sm_hidden void *sm_debug_calloc(const uint8_t *table, size_t count, size_t size) sm_noinline;
 sm_hidden void *sm_debug_realloc(const uint8_t *table, void *p, size_t n) sm_noinline;
 sm_hidden void *sm_debug_memalign(size_t align, size_t n) sm_noinline;

@@ -9,8 +9,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <stdatomic.h>
+
 #include "fallback.h"
-#include "heap.h"
 
 #ifdef SMALLOC_OVERRIDE
 extern void *__libc_malloc(size_t);
@@ -37,20 +38,31 @@ extern void __libc_free(void *);
 #define system_free free
 #endif
 
+/* Requests admitted and their bytes, for the statistics. Written by every
+ * thread with relaxed adds: the system malloc behind them costs far more
+ * than the add, and no thread state is needed to count. */
+static struct {
+    _Atomic size_t calls;
+    _Atomic size_t bytes;
+} counted;
+
 /* A request for the system malloc: ENOMEM above PTRDIFF_MAX (false), else
- * counted in the calling thread's heap (true). */
+ * counted (true). */
 static bool admit(size_t n)
 {
     if (n > PTRDIFF_MAX) {
         errno = ENOMEM;
         return false;
     }
-    sm_heap_t *h = sm_heap_get();
-    if (h != NULL) {
-        h->fallback_calls++;
-        h->fallback_bytes += n;
-    }
+    atomic_fetch_add_explicit(&counted.calls, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&counted.bytes, n, memory_order_relaxed);
     return true;
+}
+
+void sm_fallback_totals(size_t *calls, size_t *bytes)
+{
+    *calls = atomic_load_explicit(&counted.calls, memory_order_relaxed);
+    *bytes = atomic_load_explicit(&counted.bytes, memory_order_relaxed);
 }
 
 void *sm_fallback_malloc(size_t n)
@@ -110,16 +122,16 @@ void sm_fallback_free(void *p)
 #ifdef SMALLOC_OVERRIDE
 /* glibc has no __libc_ name for it; find the next definition after ours. */
 typedef size_t (*usable_size_fn)(void *);
-static usable_size_fn system_usable_size_fn;
+static _Atomic usable_size_fn system_usable_size_fn; /* found once, by any thread */
 
 size_t sm_fallback_usable_size(void *p)
 {
-    usable_size_fn fn = __atomic_load_n(&system_usable_size_fn, __ATOMIC_ACQUIRE);
+    usable_size_fn fn = atomic_load_explicit(&system_usable_size_fn, memory_order_acquire);
     if (fn == NULL) {
         fn = (usable_size_fn)dlsym(RTLD_NEXT, "malloc_usable_size");
         if (fn == NULL)
             return 0;
-        __atomic_store_n(&system_usable_size_fn, fn, __ATOMIC_RELEASE);
+        atomic_store_explicit(&system_usable_size_fn, fn, memory_order_release);
     }
     return fn(p);
 }

@@ -1,12 +1,15 @@
 /*
- * smalloc_free and the reports of bad frees (see free.h).
+ * smalloc_free, the free slow path (debug mode, then the thread cache's
+ * flush) and the reports of bad frees (see free.h).
  */
 #include <smalloc.h>
 
+#include "alloc.h"
 #include "debug.h"
 #include "error.h"
 #include "free.h"
 #include "large_cache.h"
+#include "options.h"
 #include "os.h"
 
 /* malloc+free pair of a 32-byte block: see the README ("Fast path cost")
@@ -16,12 +19,22 @@ sm_public void smalloc_free(void *p)
     sm_free(p);
 }
 
+void sm_free_slow(sm_cls_t cls, sm_block_t *b)
+{
+    if (sm_unlikely(sm_opt.debug)) {
+        sm_heap.room[cls]++; /* the fast path's decrement */
+        sm_debug_free(b, "free");
+        return;
+    }
+    sm_heap_free_flush(cls, b);
+}
+
 /* Foreign (SM_CLASS_NONE) or invalid (does not return). */
-static unsigned not_block_start(uintptr_t a, const char *func)
+static sm_cls_t not_block_start(uintptr_t a, const char *func)
 {
     if (!sm_arena_map_contains(a))
         return SM_CLASS_NONE;
-    if (sm_debug_routed())
+    if (sm_alloc_debug_routed())
         sm_debug_invalid(func, (const void *)a);
     sm_fatal(func, (const void *)a, "invalid pointer");
 }
@@ -32,9 +45,9 @@ void sm_free_not_block_start(void *p, const char *func)
     sm_free_foreign(p);
 }
 
-size_t sm_free_class_of(uintptr_t a, const char *func)
+sm_cls_t sm_free_class_of(uintptr_t a, const char *func)
 {
-    unsigned cls = sm_arena_map_class(a);
+    sm_cls_t cls = sm_arena_map_class(a);
     if (sm_unlikely(!sm_arena_map_is_block_start(a, cls)))
         return not_block_start(a, func);
     return cls;
@@ -44,7 +57,7 @@ void sm_free_foreign(void *p)
 {
     if (p == NULL)
         return;
-    if (sm_debug_routed()) {
+    if (sm_alloc_debug_routed()) {
         sm_debug_free(p, "free");
         return;
     }
@@ -55,12 +68,12 @@ void sm_free_foreign(void *p)
 
 size_t sm_free_usable_size(void *p)
 {
-    if (sm_debug_routed())
+    if (sm_alloc_debug_routed())
         return sm_debug_usable_size(p);
-    size_t cls = sm_free_class_of((uintptr_t)p, "malloc_usable_size");
+    sm_cls_t cls = sm_free_class_of((uintptr_t)p, "malloc_usable_size");
     if (cls == SM_CLASS_NONE)
         return p == NULL ? 0 : sm_fallback_usable_size(p);
-    return sm_class_size((unsigned)cls);
+    return sm_class_size(cls);
 }
 
 sm_public size_t smalloc_usable_size(void *p)

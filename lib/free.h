@@ -32,14 +32,32 @@ sm_hidden void sm_free_foreign(void *p) sm_noinline;
 /* The class of the block at a, SM_CLASS_NONE when a is not libsmalloc's
  * (NULL included); aborts when a is inside an arena but starts no block
  * there. func names the caller for the report. */
-sm_hidden size_t sm_free_class_of(uintptr_t a, const char *func);
+sm_hidden sm_cls_t sm_free_class_of(uintptr_t a, const char *func);
+
+/* A missed free fast path (bin full, or b possibly free already): debug
+ * mode, else the thread cache's flush and double-free checks
+ * (sm_heap_free_flush). Entered with room[cls] already decremented. */
+sm_hidden void sm_free_slow(sm_cls_t cls, sm_block_t *b) sm_noinline;
+
+/* Push b on the bin; the slow path when the bin is full, or when b may
+ * have been freed already: it is the bin's head, or carries the freed mark
+ * (freelist.h). */
+static sm_always_inline void sm_free_small(sm_cls_t cls, sm_block_t *b)
+{
+    if (sm_unlikely(--sm_heap.room[cls] < 0) || sm_unlikely(sm_heap.head[cls] == b) ||
+        sm_unlikely(sm_freelist_is_marked(b, cls))) {
+        sm_free_slow(cls, b);
+        return;
+    }
+    sm_heap_push(cls, b);
+}
 
 /* Give back p, a block of class cls. sm_track_free is empty unless built
  * for valgrind (track.h). */
-static sm_always_inline void sm_free_block(void *p, size_t cls)
+static sm_always_inline void sm_free_block(void *p, sm_cls_t cls)
 {
     sm_track_free(p);
-    sm_heap_free(cls, p);
+    sm_free_small(cls, p);
 }
 
 static sm_always_inline void sm_free(void *p)
@@ -50,8 +68,8 @@ static sm_always_inline void sm_free(void *p)
         sm_free_foreign(p);
         return;
     }
-    size_t cls = sm_g_arena_map.pool_cls[d >> SM_POOL_SHIFT];
-    if (sm_unlikely(!sm_arena_map_is_block_start(a, (unsigned)cls))) {
+    sm_cls_t cls = sm_g_arena_map.pool_cls[d >> SM_POOL_SHIFT];
+    if (sm_unlikely(!sm_arena_map_is_block_start(a, cls))) {
         sm_free_not_block_start(p, "free");
         return;
     }

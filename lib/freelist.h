@@ -21,6 +21,7 @@
 #ifndef SM_FREELIST_H
 #define SM_FREELIST_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -33,8 +34,9 @@ typedef struct sm_block {
     struct sm_block *next;
 } sm_block_t;
 
-/* The key of the hardened build (secure.c); 0 until the first arena. */
-extern sm_hidden uintptr_t sm_freelist_key;
+/* The key of the hardened build (secure.c); 0 until the first arena, set
+ * once (compare-exchange) before any link is encoded, then only read. */
+extern sm_hidden _Atomic uintptr_t sm_freelist_key;
 
 /* "malloc(): corrupted free list" and abort; b is the block whose link
  * did not decode. */
@@ -42,7 +44,7 @@ sm_hidden void sm_freelist_corrupt(const sm_block_t *b) sm_noreturn sm_cold sm_n
 
 static inline uintptr_t sm_freelist_mask(const sm_block_t *b)
 {
-    return sm_freelist_key ^ (uintptr_t)b;
+    return atomic_load_explicit(&sm_freelist_key, memory_order_relaxed) ^ (uintptr_t)b;
 }
 
 /* The link word of a free block is no-access to Memcheck in a valgrind
@@ -91,12 +93,12 @@ static inline void sm_freelist_set_next(sm_block_t *b, sm_block_t *next)
  * fast paths grow by 3 instructions (free) and 1 (malloc). */
 #define SM_FREED_MARK ((uintptr_t)(intptr_t)(int32_t)0xdead10ccu)
 
-static inline uintptr_t *sm_freelist_mark_word(sm_block_t *b, size_t cls)
+static inline uintptr_t *sm_freelist_mark_word(sm_block_t *b, sm_cls_t cls)
 {
     return (uintptr_t *)((char *)b + cls * SM_QUANTUM) - 1;
 }
 
-static inline bool sm_freelist_is_marked(sm_block_t *b, size_t cls)
+static inline bool sm_freelist_is_marked(sm_block_t *b, sm_cls_t cls)
 {
     uintptr_t *w = sm_freelist_mark_word(b, cls);
     sm_track_link_open(w);
@@ -105,7 +107,7 @@ static inline bool sm_freelist_is_marked(sm_block_t *b, size_t cls)
     return marked;
 }
 
-static inline void sm_freelist_set_mark(sm_block_t *b, size_t cls, uintptr_t mark)
+static inline void sm_freelist_set_mark(sm_block_t *b, sm_cls_t cls, uintptr_t mark)
 {
     uintptr_t *w = sm_freelist_mark_word(b, cls);
     sm_track_link_open(w);

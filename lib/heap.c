@@ -9,11 +9,8 @@
 
 #include "arena.h"
 #include "arena_map.h"
-#include "debug.h"
 #include "error.h"
-#include "fallback.h"
 #include "heap.h"
-#include "init.h"
 #include "large_cache.h"
 #include "lock.h"
 #include "options.h"
@@ -57,7 +54,6 @@ static struct {
     sm_lock_t lock;           /* guards everything below */
     slot_chunk_t *chunks;     /* registry slots, the newest chunk first */
     sm_heap_slot_t *free;     /* slots known to be free */
-    size_t retired_fallback_calls, retired_fallback_bytes;
     unsigned nassigned;       /* heaps attached so far, for shard assignment */
     pthread_key_t key;        /* runs heap_thread_exit */
     bool key_ok;
@@ -141,9 +137,9 @@ static sm_heap_slot_t *slot_claim(sm_heap_t *h)
             if (((h) = slot_heap(&c->slots[i])) != NULL)
 
 /* In debug mode every bin has capacity 0: it stays empty and full (head
- * NULL, room 0), so every call takes the slow path, which hands it to the
- * debug layer (heap.h). */
-static unsigned bin_capacity(unsigned cls)
+ * NULL, room 0), so every call takes the entry layer's slow path, which
+ * hands it to the debug layer (heap.h). */
+static unsigned bin_capacity(sm_cls_t cls)
 {
     if (sm_opt.debug)
         return 0;
@@ -156,7 +152,7 @@ static unsigned bin_capacity(unsigned cls)
 }
 
 /* Blocks moved by one refill or one flush: half a bin. */
-static unsigned batch_blocks(unsigned cls)
+static unsigned batch_blocks(sm_cls_t cls)
 {
     return bin_capacity(cls) / 2;
 }
@@ -203,7 +199,7 @@ unsigned sm_heap_legacy_slots = SM_LEGACY_SLOTS;
 
 static bool bins_empty(const sm_block_t *const *head)
 {
-    for (unsigned cls = 1; cls <= SM_NCLASSES; cls++)
+    for (sm_cls_t cls = 1; cls <= SM_NCLASSES; cls++)
         if (head[cls] != NULL)
             return false;
     return true;
@@ -219,7 +215,7 @@ static bool legacy_leave(sm_heap_t *h)
         legacy_t *l = &legacies.slot[i];
         if (l->state != LEGACY_FREE)
             continue;
-        for (unsigned cls = 1; cls <= SM_NCLASSES; cls++) {
+        for (sm_cls_t cls = 1; cls <= SM_NCLASSES; cls++) {
             l->head[cls] = h->head[cls];
             l->room[cls] = h->room[cls];
             h->head[cls] = NULL;
@@ -250,7 +246,7 @@ static bool legacy_adopt(sm_heap_t *h)
             newest = l;
     }
     if (newest != NULL) {
-        for (unsigned cls = 1; cls <= SM_NCLASSES; cls++) {
+        for (sm_cls_t cls = 1; cls <= SM_NCLASSES; cls++) {
             h->head[cls] = newest->head[cls];
             h->room[cls] = newest->room[cls];
         }
@@ -280,7 +276,7 @@ static unsigned legacy_release(uint64_t now, uint64_t delay_ms)
     sm_unlock(&legacies.lock);
     /* A RETURNING slot is this thread's alone: nobody adopts or reuses it. */
     for (unsigned i = 0; i < n; i++)
-        for (unsigned cls = 1; cls <= SM_NCLASSES; cls++)
+        for (sm_cls_t cls = 1; cls <= SM_NCLASSES; cls++)
             if (out[i]->head[cls] != NULL)
                 sm_pool_free_batch(cls, out[i]->head[cls], "free");
     sm_lock(&legacies.lock);
@@ -311,7 +307,7 @@ sm_lock_t *sm_heap_legacy_lock(void)
 }
 
 /* Blocks of class cls in legacies (statistics). */
-static size_t legacy_cached_blocks(unsigned cls)
+static size_t legacy_cached_blocks(sm_cls_t cls)
 {
     size_t n = 0;
     sm_lock(&legacies.lock);
@@ -325,11 +321,10 @@ static size_t legacy_cached_blocks(unsigned cls)
 /* Bins empty with their full capacity, or a legacy's; registered. */
 static void heap_start(sm_heap_t *h)
 {
-    for (unsigned cls = 1; cls <= SM_NCLASSES; cls++) {
+    for (sm_cls_t cls = 1; cls <= SM_NCLASSES; cls++) {
         h->head[cls] = NULL;
         h->room[cls] = (int8_t)bin_capacity(cls);
     }
-    h->fallback_calls = h->fallback_bytes = 0;
     h->exit_calls = 0;
     bool adopted = !sm_opt.debug && legacy_adopt(h);
     sm_lock(&heaps.lock);
@@ -347,11 +342,12 @@ static void heap_start(sm_heap_t *h)
  * while this one is half way (blocked on a lock the fork holds), and the
  * child then flushes this heap again (sm_heap_fork_child); a chain still
  * on the bin would be freed twice there. Detached, the child only leaks
- * the blocks not returned yet. Found by tests/stress (a child aborting in
- * free(): invalid pointer, 1 fork in 600). */
+ * the blocks not returned yet. tests/stress forks under load to check it
+ * (a chain freed twice aborts the child in free(): invalid pointer, about
+ * 1 fork in 600). */
 static void heap_flush_all(sm_heap_t *h)
 {
-    for (unsigned cls = 1; cls <= SM_NCLASSES; cls++) {
+    for (sm_cls_t cls = 1; cls <= SM_NCLASSES; cls++) {
         sm_block_t *chain = h->head[cls];
         h->head[cls] = NULL;
         h->room[cls] = (int8_t)bin_capacity(cls);
@@ -375,9 +371,7 @@ static void heap_retire(sm_heap_t *h)
         slot_free(h->slot);
         h->slot = NULL;
     }
-    heaps.retired_fallback_calls += h->fallback_calls;
-    heaps.retired_fallback_bytes += h->fallback_bytes;
-    for (unsigned cls = 1; cls <= SM_NCLASSES; cls++) {
+    for (sm_cls_t cls = 1; cls <= SM_NCLASSES; cls++) {
         h->head[cls] = NULL;
         h->room[cls] = 0;
     }
@@ -389,7 +383,7 @@ static void heap_retire(sm_heap_t *h)
 static void transfer_drain(const char *func)
 {
     for (unsigned shard = 0; shard < SM_SHARDS; shard++) {
-        for (unsigned cls = 1; cls <= SM_NCLASSES; cls++) {
+        for (sm_cls_t cls = 1; cls <= SM_NCLASSES; cls++) {
             sm_block_t *batch;
             while ((batch = sm_transfer_take(shard, cls)) != NULL)
                 sm_pool_free_batch(cls, batch, func);
@@ -441,7 +435,6 @@ int sm_heap_init(void)
 
 sm_heap_t *sm_heap_attach(void)
 {
-    sm_init_process();
     /* Start-up may have allocated, and so attached this thread already. */
     if (sm_heap.state != SM_HEAP_NEW)
         return sm_heap.state == SM_HEAP_LIVE ? &sm_heap : NULL;
@@ -452,35 +445,17 @@ sm_heap_t *sm_heap_attach(void)
     return &sm_heap;
 }
 
-static void *alloc_direct(unsigned cls)
+static void *alloc_direct(sm_cls_t cls)
 {
     sm_block_t *b;
-    if (sm_pool_alloc_batch(0, cls, 1, &b) == 0) {
-        errno = ENOMEM;
+    if (sm_pool_alloc_batch(0, cls, 1, &b) == 0)
         return NULL;
-    }
     sm_freelist_set_mark(b, cls, 0); /* it may have left a thread cache before */
     return b;
 }
 
-/* The pools have no block and no arena can be mapped: out of memory, or
- * the arena space has no slot left (arena_map.h), when the system malloc
- * serves the request, a whole class size so that calloc may clear it. */
-static void *alloc_when_no_arena(unsigned cls)
+void *sm_heap_alloc_refill(sm_heap_t *h, sm_cls_t cls)
 {
-    if (!sm_arena_map_full()) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    return sm_fallback_malloc(sm_class_size(cls));
-}
-
-void *sm_heap_alloc_slow(size_t n, size_t cls_index)
-{
-    unsigned cls = (unsigned)cls_index;
-    sm_heap_t *h = sm_heap_get(); /* initialises the process on the first call */
-    if (sm_unlikely(sm_opt.debug))
-        return sm_debug_malloc(n, cls);
     if (h == NULL) {
         void *p = alloc_direct(cls);
         if (p != NULL)
@@ -502,7 +477,7 @@ void *sm_heap_alloc_slow(size_t n, size_t cls_index)
         if (b == NULL)
             got = sm_pool_alloc_batch(h->shard, cls, got, &b);
         if (got == 0)
-            return alloc_when_no_arena(cls);
+            return NULL;
         h->room[cls] = (int8_t)(h->room[cls] - (int)got);
     }
     return sm_heap_pop(h, cls, b);
@@ -510,7 +485,7 @@ void *sm_heap_alloc_slow(size_t n, size_t cls_index)
 
 /* The bin is full: park its older half (one batch) in the transfer cache,
  * or give it back to the pools when no slot is free. */
-static void bin_flush_half(sm_heap_t *h, unsigned cls)
+static void bin_flush_half(sm_heap_t *h, sm_cls_t cls)
 {
     unsigned keep = batch_blocks(cls);
     sm_block_t *last = h->head[cls];
@@ -528,7 +503,7 @@ static void bin_flush_half(sm_heap_t *h, unsigned cls)
 }
 
 /* Is b among the blocks of the bin? (At most its capacity to walk.) */
-static bool bin_holds(const sm_heap_t *h, unsigned cls, const sm_block_t *b)
+static bool bin_holds(const sm_heap_t *h, sm_cls_t cls, const sm_block_t *b)
 {
     for (const sm_block_t *f = h->head[cls]; f != NULL; f = sm_freelist_next(f))
         if (f == b)
@@ -536,9 +511,8 @@ static bool bin_holds(const sm_heap_t *h, unsigned cls, const sm_block_t *b)
     return false;
 }
 
-void sm_heap_check_not_free(const sm_heap_t *h, size_t cls_index, sm_block_t *b, const char *func)
+void sm_heap_check_not_free(const sm_heap_t *h, sm_cls_t cls, sm_block_t *b, const char *func)
 {
-    unsigned cls = (unsigned)cls_index;
     if (h->head[cls] == b)
         sm_fatal(func, b, "double free detected (block is at the head of the thread cache)");
     if (sm_likely(!sm_freelist_is_marked(b, cls)))
@@ -552,15 +526,10 @@ void sm_heap_check_not_free(const sm_heap_t *h, size_t cls_index, sm_block_t *b,
     /* A live block whose last word the program set to the mark. */
 }
 
-void sm_heap_free_slow(size_t cls_index, sm_block_t *b)
+void sm_heap_free_flush(sm_cls_t cls, sm_block_t *b)
 {
-    unsigned cls = (unsigned)cls_index;
     sm_heap_t *h = &sm_heap;
     h->room[cls]++; /* the fast path's decrement */
-    if (sm_unlikely(sm_opt.debug)) {
-        sm_debug_free(b, "free");
-        return;
-    }
     sm_heap_check_not_free(h, cls, b, "free");
     sm_secure_on_free(b, cls, "free");
     h = sm_heap_get();
@@ -588,29 +557,15 @@ void sm_heap_collect(void)
     sm_arena_release_all(); /* and the pages of every free pool (arena.h) */
 }
 
-size_t sm_heap_cached_blocks(unsigned cls)
+size_t sm_heap_cached_blocks(sm_cls_t cls)
 {
     size_t n = sm_transfer_parked_blocks(cls, batch_blocks(cls)) + legacy_cached_blocks(cls);
     sm_heap_t *h;
     sm_lock(&heaps.lock);
     for_each_live_heap(c, i, h)
-        n += bin_capacity(cls) - (unsigned)__atomic_load_n(&h->room[cls], __ATOMIC_RELAXED);
+        n += bin_capacity(cls) - (unsigned)__atomic_load_n(&h->room[cls], __ATOMIC_RELAXED); /* plain field: heap.h */
     sm_unlock(&heaps.lock);
     return n;
-}
-
-void sm_heap_fallback_totals(size_t *calls, size_t *bytes)
-{
-    sm_lock(&heaps.lock);
-    size_t c = heaps.retired_fallback_calls, b = heaps.retired_fallback_bytes;
-    sm_heap_t *h;
-    for_each_live_heap(chunk, i, h) {
-        c += __atomic_load_n(&h->fallback_calls, __ATOMIC_RELAXED);
-        b += __atomic_load_n(&h->fallback_bytes, __ATOMIC_RELAXED);
-    }
-    sm_unlock(&heaps.lock);
-    *calls = c;
-    *bytes = b;
 }
 
 sm_lock_t *sm_heap_registry_lock(void)

@@ -63,70 +63,65 @@ enum sm_heap_state { SM_HEAP_NEW = 0, SM_HEAP_LIVE, SM_HEAP_DEAD };
  * pairs, so that both are reached with a scaled index and the fast path
  * needs no multiply-and-add to find its bin. room is a signed byte: free
  * decrements it and tests the sign in one instruction pair (subb; js), and
- * bins hold at most SM_BIN_MAX_BLOCKS (126) blocks. */
+ * bins hold at most SM_BIN_MAX_BLOCKS (126) blocks. room stays a plain
+ * byte, read by statistics with __atomic_load_n (sm_heap_cached_blocks):
+ * as an _Atomic, the free fast path's decrement would be a load and a
+ * store instead of one subb (callgrind counts it, bench/callgrind.sh). */
 typedef struct sm_heap {
     sm_block_t *head[SM_NCLASSES + 1]; /* free blocks of each class, LIFO */
-    int8_t room[SM_NCLASSES + 1];      /* blocks that may still be pushed: capacity - cached */
+    int8_t room[SM_NCLASSES + 1];      /* blocks that may still be pushed: capacity - cached;
+                                        * written by the owner only, plain (see above) */
     uint8_t state;                     /* enum sm_heap_state */
     unsigned shard;                    /* central shard its refills come from */
     uint8_t exit_calls;                /* thread-exit destructor calls so far */
-    size_t fallback_calls;             /* requests sent to the system malloc */
-    size_t fallback_bytes;
     struct sm_heap_slot *slot;         /* its registry entry (heap.c), or NULL */
 } sm_heap_t;
 
 /* The calling thread's heap. */
 extern sm_hidden sm_tls sm_heap_t sm_heap;
 
-/* Slow paths of sm_heap_alloc/sm_heap_free. alloc: a block of class cls,
- * or NULL with errno = ENOMEM. free: entered with room[cls] already
- * decremented; aborts on a double free (sm_heap_check_not_free).
+/* The thread cache's part of the slow paths; the fast paths themselves
+ * and the routing around these (start-up, debug mode, the system malloc)
+ * are the entry layer's (alloc.h, free.h). Runtime debug mode
+ * (SMALLOC_DEBUG=1) never reaches them: its heaps have bins of capacity 0
+ * (head NULL, room 0), so every small malloc and free lands in the entry
+ * layer's slow path, which hands it to the debug layer.
  *
- * Runtime debug mode (SMALLOC_DEBUG=1, debug.h) lives here, not on the fast
- * path: its heaps have bins of capacity 0 (head NULL, room 0), so every
- * malloc and free of a small block lands in these functions, which hand the
- * call to the debug layer. That is why alloc takes n, the request: the
- * fast path only passes it on (first, where malloc(n) already has it). */
-sm_hidden void *sm_heap_alloc_slow(size_t n, size_t cls) sm_noinline sm_cold;
-sm_hidden void sm_heap_free_slow(size_t cls, sm_block_t *b) sm_noinline;
+ * alloc_refill: a block of class cls for the calling thread, whose heap h
+ * is NULL once the thread has exited (then straight from the pools). The
+ * bin is refilled with a batch from the transfer cache or the pools. NULL
+ * when the pools have no block and no arena can be mapped; errno is left
+ * to the caller. pre: start-up done.
+ *
+ * free_flush: b, a block of class cls, freed by the calling thread when the
+ * fast path found its bin full or b possibly free; entered with room[cls]
+ * already decremented. Aborts on a double free (sm_heap_check_not_free),
+ * flushes half of a full bin, pushes b. */
+sm_hidden void *sm_heap_alloc_refill(sm_heap_t *h, sm_cls_t cls);
+sm_hidden void sm_heap_free_flush(sm_cls_t cls, sm_block_t *b);
 
 /* Abort with "<func>(): double free detected ..." when b, a block start of
  * class cls, is free: at the head of h's bin, or, when it carries the freed
  * mark (freelist.h), anywhere in h's bin, in the transfer cache or in its
  * pool's free list. Returns when b is live. */
-sm_hidden void sm_heap_check_not_free(const sm_heap_t *h, size_t cls, sm_block_t *b,
+sm_hidden void sm_heap_check_not_free(const sm_heap_t *h, sm_cls_t cls, sm_block_t *b,
                                       const char *func) sm_cold;
 
 /* Take b, the head of h's bin of class cls, off the bin. */
-static sm_always_inline void *sm_heap_pop(sm_heap_t *h, size_t cls, sm_block_t *b)
+static sm_always_inline void *sm_heap_pop(sm_heap_t *h, sm_cls_t cls, sm_block_t *b)
 {
     sm_secure_slot_t live = sm_secure_check_block(b, cls); /* hardened build (secure.h) */
     h->head[cls] = sm_freelist_next(b);
     h->room[cls]++;
-    sm_freelist_set_mark(b, cls, 0); /* no longer freed (freelist.h) */
+    sm_freelist_set_mark(b, cls, 0); /* live again (freelist.h) */
     sm_secure_mark_live(live, b);
     return b;
 }
 
-/* A block of class cls for a request of n bytes (n only for debug mode). */
-static sm_always_inline void *sm_heap_alloc(size_t cls, size_t n)
+/* Push b, a live block of class cls, on the calling thread's bin. pre: the
+ * bin has room and b is not its head (sm_free_small, free.h, tests). */
+static sm_always_inline void sm_heap_push(sm_cls_t cls, sm_block_t *b)
 {
-    sm_block_t *b = sm_heap.head[cls];
-    if (sm_unlikely(b == NULL))
-        return sm_heap_alloc_slow(n, cls);
-    return sm_heap_pop(&sm_heap, cls, b);
-}
-
-/* Push b on the bin; the slow path when the bin is full, or when b may
- * have been freed already: it is the bin's head, or carries the freed mark
- * (freelist.h). */
-static sm_always_inline void sm_heap_free(size_t cls, sm_block_t *b)
-{
-    if (sm_unlikely(--sm_heap.room[cls] < 0) || sm_unlikely(sm_heap.head[cls] == b) ||
-        sm_unlikely(sm_freelist_is_marked(b, cls))) {
-        sm_heap_free_slow(cls, b);
-        return;
-    }
     sm_secure_on_free(b, cls, "free");
     sm_freelist_set_mark(b, cls, SM_FREED_MARK);
     sm_freelist_set_next(b, sm_heap.head[cls]);
@@ -134,12 +129,12 @@ static sm_always_inline void sm_heap_free(size_t cls, sm_block_t *b)
 }
 
 /* Attach the calling thread's heap (its first call); NULL when the
- * thread has exited. Called by sm_heap_get only. */
+ * thread has exited. Called by sm_heap_get only. pre: start-up done or
+ * running in this thread (the entry layer starts it). */
 sm_hidden sm_heap_t *sm_heap_attach(void) sm_noinline;
 
 /* The calling thread's heap, attached if needed; NULL when the thread has
- * exited. Inline because the fallback counts every call above 512 bytes in
- * it. */
+ * exited. pre: as sm_heap_attach. */
 static sm_always_inline sm_heap_t *sm_heap_get(void)
 {
     if (sm_unlikely(sm_heap.state != SM_HEAP_LIVE))
@@ -153,9 +148,7 @@ sm_hidden void sm_heap_collect(void);
 
 /* Blocks of class cls cached by all live threads and parked in the
  * transfer cache (approximate while threads run). */
-sm_hidden size_t sm_heap_cached_blocks(unsigned cls);
-/* Sum of the fallback counters of live and retired heaps. */
-sm_hidden void sm_heap_fallback_totals(size_t *calls, size_t *bytes);
+sm_hidden size_t sm_heap_cached_blocks(sm_cls_t cls);
 
 /* Process start-up: the thread-exit key. Returns 0 or an errno. */
 sm_hidden int sm_heap_init(void);

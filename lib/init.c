@@ -10,10 +10,12 @@
 
 #include "arena_map.h"
 #include "error.h"
+#include "debug.h"
 #include "fork.h"
 #include "heap.h"
 #include "init.h"
 #include "options.h"
+#include "release.h"
 #include "size_class.h"
 #include "stats.h"
 
@@ -45,7 +47,9 @@ static char **initial_environ(void)
     return argv + argc + 1;
 }
 
-char **sm_init_environ(void)
+/* The environment to read SMALLOC_* from: environ, or when libc has not set
+ * it yet, the one the kernel put on the initial stack. May be NULL. */
+static char **init_environ(void)
 {
     char **env = environ;
     return env != NULL ? env : initial_environ();
@@ -53,9 +57,9 @@ char **sm_init_environ(void)
 
 static void init_run(void)
 {
-    sm_options_init();
+    sm_options_init(init_environ());
     sm_arena_map_init(sm_opt.debug);
-    sm_stats_init();
+    sm_stats_init(sm_fork_lock_all, sm_fork_unlock_all);
     if (sm_opt.alignment == 8)
         memcpy(sm_size_class_abi, sm_size_class_api, sizeof sm_size_class_abi);
     if (sm_heap_init() != 0)
@@ -74,6 +78,7 @@ void sm_init_process(void)
         init_in_progress = 1;
         init_run();
         atomic_store_explicit(&init_state, INIT_DONE, memory_order_release);
+        sm_release_allow_start();
         sm_fork_init();
         init_in_progress = 0;
         sm_options_announce();
@@ -83,11 +88,6 @@ void sm_init_process(void)
         sched_yield();
 }
 
-bool sm_init_done(void)
-{
-    return atomic_load_explicit(&init_state, memory_order_acquire) == INIT_DONE;
-}
-
 /* Load time (or, linked statically, before main): start-up for a program
  * that never allocates, so that SMALLOC_VERBOSE and SMALLOC_STATS apply to
  * it too. Usually a malloc has run start-up already and this returns at
@@ -95,4 +95,6 @@ bool sm_init_done(void)
 __attribute__((constructor)) static void init_at_load(void)
 {
     sm_init_process();
+    sm_debug_start();
+    sm_stats_running_start();
 }

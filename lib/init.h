@@ -2,8 +2,8 @@
  * Process start-up. There is no constructor to rely on: malloc may be
  * called by the dynamic loader, during TLS set-up, from inside dlsym or
  * from the constructor of a library initialised before libsmalloc. So
- * start-up happens on the first slow path (heap.c), runs once, and
- * allocates nothing:
+ * start-up happens on the first slow path of an entry point (alloc.c,
+ * free.c), runs once, and allocates nothing:
  *
  *   NONE --first slow path--> RUNNING --options, arena space, key--> DONE
  *
@@ -24,7 +24,7 @@
  * environ before it runs any constructor, and on glibc 2.36 nothing
  * allocates earlier (tests/preload/options.sh, early.c); should a first malloc
  * ever come before that, the environment is taken from the initial process
- * stack instead (sm_init_environ), never by allocating.
+ * stack instead (init.c), never by allocating.
  *
  * Tear-down: there is none. Blocks freed by atexit handlers, destructors,
  * TLS destructors or libc's own clean-up after libsmalloc's destructor has
@@ -37,13 +37,11 @@
 
 #include "compiler.h"
 
+/* Start-up, once; returns at once when DONE, or when called again by the
+ * initialising thread. Called by the entry layer only: sm_alloc_slow and
+ * sm_alloc_debug_routed (alloc.h), the smalloc_stats_* functions, the
+ * load-time constructor. On DONE it tells the release thread it may
+ * start (sm_release_allow_start). */
 sm_hidden void sm_init_process(void);
-
-/* Has start-up finished (DONE)? Threads are started only after it (release.c). */
-sm_hidden bool sm_init_done(void);
-
-/* The environment to read SMALLOC_* from: environ, or when libc has not set
- * it yet, the one the kernel put on the initial stack. May be NULL. */
-sm_hidden char **sm_init_environ(void);
 
 #endif

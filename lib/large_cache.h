@@ -6,7 +6,7 @@
  *
  * Why: blocks above 512 bytes are glibc's (the design card). In a program
  * that mixes sizes, glibc then serves only the larger half, whose chunks
- * are no longer separated by small ones: nearly every free coalesces with
+ * are not separated by small ones: nearly every free coalesces with
  * a free neighbour and every malloc splits again, and glibc's tcache keeps
  * only 7 chunks per size. Measured with callgrind on a random-replacement
  * loop of 513..1000-byte blocks (1000 slots): glibc spends about 150
@@ -66,7 +66,6 @@
 
 #define SM_LARGE_CACHE_MIN 513
 #define SM_LARGE_CACHE_MAX 16384
-#define SM_LARGE_CACHE_BYTES ((size_t)128 << 10)
 
 /* A block of at least n bytes (SM_LARGE_CACHE_MIN <= n), from the calling
  * thread's cache or from glibc; NULL with errno = ENOMEM. */

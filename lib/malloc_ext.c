@@ -129,8 +129,8 @@ static size_t dirty_pools(void)
 {
     size_t n = 0;
     for (unsigned shard = 0; shard < SM_SHARDS; shard++) {
-        n += __atomic_load_n(&sm_g_arena[shard].ndirty, __ATOMIC_RELAXED);
-        n += __atomic_load_n(&sm_g_arena[shard].npurging, __ATOMIC_RELAXED);
+        n += atomic_load_explicit(&sm_g_arena[shard].ndirty, memory_order_relaxed);
+        n += atomic_load_explicit(&sm_g_arena[shard].npurging, memory_order_relaxed);
     }
     return n;
 }

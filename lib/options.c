@@ -11,10 +11,9 @@
 #include <sys/auxv.h>
 #include <unistd.h>
 
-#include <smalloc.h>
+#include <smalloc_version.h>
 
 #include "error.h"
-#include "init.h"
 #include "options.h"
 #include "os.h"
 #include "track.h"
@@ -154,7 +153,7 @@ static void parse_one(const char *entry)
     sm_warn("unknown option %s ignored", name);
 }
 
-void sm_options_init(void)
+void sm_options_init(char **env)
 {
     /* Set-user-ID or set-group-ID (or file capabilities): the environment
      * is not the program owner's to trust (options.h). */
@@ -162,7 +161,6 @@ void sm_options_init(void)
         sm_options_parsed = true;
         return;
     }
-    char **env = sm_init_environ();
     if (env == NULL)
         return;
     for (char **e = env; *e != NULL; e++) {
@@ -210,7 +208,7 @@ void sm_options_announce(void)
     if (!sm_opt.verbose)
         return;
     char line[512];
-    size_t n = sm_snprintf(line, sizeof line, "smalloc: libsmalloc %s, pid %d\n", smalloc_version(),
+    size_t n = sm_snprintf(line, sizeof line, "smalloc: libsmalloc %s, pid %d\n", SMALLOC_VERSION_STRING,
                            (int)getpid());
     sm_os_write(STDERR_FILENO, line, n);
     struct sm_option_value v;

@@ -28,7 +28,7 @@
 #include <stddef.h>
 
 #include "compiler.h"
-#include "large_cache.h"
+#include "config.h"
 
 #define SM_OPTIONS(X)                                                                          \
     X(alignment, "SMALLOC_ALIGNMENT", uint, 16, "16",                                          \
@@ -104,10 +104,12 @@ sm_hidden bool sm_options_get(size_t i, struct sm_option_value *out);
 /* Set once sm_options_init has filled sm_opt. */
 extern sm_hidden bool sm_options_parsed;
 
-/* Parse SMALLOC_* from environ; one warning line per unknown name or bad
+/* Parse SMALLOC_* from env (a NULL-terminated environment, or NULL: every
+ * option keeps its default); start-up passes environ or the initial stack's
+ * (init.h). One warning line per unknown name or bad
  * value, which keeps its default. Nothing at all in a set-user-ID or
  * set-group-ID program (AT_SECURE, above). Never allocates. */
-sm_hidden void sm_options_init(void);
+sm_hidden void sm_options_init(char **env);
 
 /* With SMALLOC_VERBOSE: version and the options in force, on stderr. */
 sm_hidden void sm_options_announce(void);

@@ -11,7 +11,6 @@
 #include "pool.h"
 #include "secure.h"
 #include "size_class.h"
-#include "stats.h"
 #include "track.h"
 
 sm_central_t sm_g_central[SM_SHARDS][SM_NCLASSES + 1] = {
@@ -50,14 +49,14 @@ static void pool_set_freeblock(sm_pool_t *pool, const sm_block_t *b)
     pool->freeblock = b ? (uint16_t)((uintptr_t)b & (SM_POOL_SIZE - 1)) : SM_POOL_NO_BLOCK;
 }
 
-static unsigned pool_limit(unsigned cls)
+static unsigned pool_limit(sm_cls_t cls)
 {
     return sm_class_nblocks(cls) * (unsigned)sm_class_size(cls);
 }
 
 /* Hardened build: every block of a new pool goes on its free list at
  * once, in a random order, instead of being carved in address order. */
-static void pool_carve_random(sm_pool_t *pool, unsigned cls)
+static void pool_carve_random(sm_pool_t *pool, sm_cls_t cls)
 {
     size_t size = sm_class_size(cls);
     char *base = sm_pool_base(pool);
@@ -86,7 +85,7 @@ static int pool_link_ok(const sm_pool_t *pool, const sm_block_t *next)
 }
 
 /* A used pool for cls: the front of the class list, or a new one. */
-static sm_pool_t *used_pool(sm_central_t *c, unsigned shard, unsigned cls)
+static sm_pool_t *used_pool(sm_central_t *c, unsigned shard, sm_cls_t cls)
 {
     if (c->used != NULL)
         return c->used;
@@ -98,8 +97,8 @@ static sm_pool_t *used_pool(sm_central_t *c, unsigned shard, unsigned cls)
         sm_track_unused((char *)mapped + SM_ARENA_HEADER_POOLS * SM_POOL_SIZE,
                         SM_ARENA_SIZE - SM_ARENA_HEADER_POOLS * SM_POOL_SIZE);
     sm_unlock(&sm_g_arena[shard].lock);
-    if (sm_unlikely(mapped != NULL) && sm_opt.verbose)
-        sm_stats_arena_event(mapped, true);
+    if (sm_unlikely(mapped != NULL) && sm_g_arena_event != NULL)
+        sm_g_arena_event(mapped, true);
     if (pool == NULL)
         return NULL;
     sm_track_unused(sm_pool_base(pool), SM_POOL_SIZE);
@@ -159,7 +158,7 @@ static void batch_append(sm_block_t **head, sm_block_t **tail, sm_block_t *first
  * 1.24x, 0.97x. Cut in runs, a batch costs 12.6 instructions a block, 16.3
  * pushed one by one (callgrind, 500k 32-byte mallocs then frees).
  */
-unsigned sm_pool_alloc_batch(unsigned shard, unsigned cls, unsigned want, sm_block_t **chain)
+unsigned sm_pool_alloc_batch(unsigned shard, sm_cls_t cls, unsigned want, sm_block_t **chain)
 {
     sm_central_t *c = &sm_g_central[shard][cls];
     size_t size = sm_class_size(cls);
@@ -219,7 +218,7 @@ unsigned sm_pool_alloc_batch(unsigned shard, unsigned cls, unsigned want, sm_blo
  * flushes about half of its frees through here; per block this is a link
  * read, two checks and a push. Returns an arena to unmap, if the pool
  * emptied it. pre: c, the pool's class list, locked. */
-static sm_arena_t *pool_free_run(sm_central_t *c, unsigned cls, unsigned nblocks,
+static sm_arena_t *pool_free_run(sm_central_t *c, sm_cls_t cls, unsigned nblocks,
                                  sm_block_t **chain, const char *func)
 {
     sm_block_t *b = *chain;
@@ -255,7 +254,7 @@ static sm_arena_t *pool_free_run(sm_central_t *c, unsigned cls, unsigned nblocks
     return gone;
 }
 
-void sm_pool_free_batch(unsigned cls, sm_block_t *chain, const char *func)
+void sm_pool_free_batch(sm_cls_t cls, sm_block_t *chain, const char *func)
 {
     unsigned nblocks = sm_class_nblocks(cls);
     sm_central_t *c = NULL; /* the central list whose lock is held */
@@ -286,7 +285,7 @@ void sm_pool_free_batch(unsigned cls, sm_block_t *chain, const char *func)
     sm_arena_purge();
 }
 
-bool sm_pool_holds_free(unsigned cls, const sm_block_t *b)
+bool sm_pool_holds_free(sm_cls_t cls, const sm_block_t *b)
 {
     const sm_pool_t *pool = sm_pool_of((uintptr_t)b);
     sm_central_t *c = &sm_g_central[sm_arena_of((uintptr_t)b)->shard][cls];
@@ -303,7 +302,7 @@ int sm_pool_check(const sm_pool_t *pool)
 {
     if (pool->cls == SM_CLASS_NONE)
         return pool->nused == 0;
-    unsigned cls = pool->cls;
+    sm_cls_t cls = pool->cls;
     size_t size = sm_class_size(cls);
     unsigned nfree = 0;
     for (const sm_block_t *b = pool_freeblock(pool); b != NULL; b = sm_freelist_next(b)) {

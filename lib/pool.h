@@ -66,18 +66,18 @@ extern sm_hidden sm_central_t sm_g_central[SM_SHARDS][SM_NCLASSES + 1];
  * through their first word into *chain in pymalloc's order (each pool's
  * free list as linked, then new blocks by ascending address; pool.c).
  * Returns how many (0: out of memory). Takes the shard's class lock. */
-sm_hidden unsigned sm_pool_alloc_batch(unsigned shard, unsigned cls, unsigned want,
+sm_hidden unsigned sm_pool_alloc_batch(unsigned shard, sm_cls_t cls, unsigned want,
                                        sm_block_t **chain);
 
 /* Return a NULL-terminated chain of blocks of class cls to their pools,
  * whatever their shards, unmapping arenas that empty. Aborts with a message
  * naming func on a block that is not a live block of class cls (double or
  * invalid free). Takes the class lock of each block's shard. */
-sm_hidden void sm_pool_free_batch(unsigned cls, sm_block_t *chain, const char *func);
+sm_hidden void sm_pool_free_batch(sm_cls_t cls, sm_block_t *chain, const char *func);
 
 /* Is b, a block start of class cls, on its pool's free list? Takes the
  * class lock of b's shard. (The double-free check, heap.h.) */
-sm_hidden bool sm_pool_holds_free(unsigned cls, const sm_block_t *b);
+sm_hidden bool sm_pool_holds_free(sm_cls_t cls, const sm_block_t *b);
 
 /* Recount a pool's free list against its counters (SM_DEBUG >= 2 checks). */
 sm_hidden int sm_pool_check(const sm_pool_t *pool);

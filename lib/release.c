@@ -59,7 +59,6 @@
 
 #include "arena.h"
 #include "config.h"
-#include "init.h"
 #include "lock.h"
 #include "options.h"
 #include "os.h"
@@ -78,6 +77,7 @@ static struct {
     _Atomic int state;            /* BG_*: NONE -> STARTING by CAS, IDLE -> RUNNING under lock */
     _Atomic bool start_wanted;    /* a batch was parked, or a job is set, while NONE */
     _Atomic bool exiting;         /* set by the destructor */
+    _Atomic bool may_start;       /* set by start-up once DONE (sm_release_allow_start) */
     _Atomic bool job_requested;   /* set by sm_release_job_request, cleared by the thread */
     _Atomic uint64_t last_round_ms; /* rounds run by slow paths (OFF) */
     sm_release_job_fn *job;       /* written at start-up, before any thread */
@@ -262,7 +262,7 @@ static sm_noinline sm_cold void poke_slow(int state)
         wake_thread();
         return;
     }
-    if (!sm_init_done())
+    if (!atomic_load_explicit(&bg.may_start, memory_order_acquire))
         return;
     int expected = BG_NONE;
     if (!sm_opt.background) {
@@ -273,6 +273,11 @@ static sm_noinline sm_cold void poke_slow(int state)
     if (atomic_compare_exchange_strong_explicit(&bg.state, &expected, BG_STARTING,
                                                 memory_order_relaxed, memory_order_relaxed))
         start_thread();
+}
+
+void sm_release_allow_start(void)
+{
+    atomic_store_explicit(&bg.may_start, true, memory_order_release);
 }
 
 void sm_release_poke(void)
@@ -309,7 +314,7 @@ void sm_release_set_job(sm_release_job_fn *job, uint64_t interval_ms)
 
 bool sm_release_start_for_job(void)
 {
-    if (bg.job == NULL || !sm_init_done())
+    if (bg.job == NULL || !atomic_load_explicit(&bg.may_start, memory_order_acquire))
         return false;
     poke_slow(BG_NONE);
     int state = state_now();

@@ -1,11 +1,11 @@
 /*
  * The release policy: free memory nobody uses goes back to the OS within a
  * bounded delay, whether or not the program calls the allocator again.
- * Found with a scattered free (issue: 2 GiB of 32-byte blocks freed in
- * random order left 185 MiB resident, because the ~250 blocks left in the
- * thread cache and the transfer cache each pinned an arena and release
- * rounds ran only on later pool releases; a fragmented heap kept 115 MiB
- * until smalloc_collect()).
+ * The case it is built for: a scattered free (2 GiB of 32-byte blocks
+ * freed in random order) leaves a few hundred blocks in the thread cache
+ * and the transfer cache, each pinning an arena; if rounds ran only on
+ * later pool releases, those arenas, and the dirty pages of a fragmented
+ * heap, would stay resident until smalloc_collect().
  *
  * What waits, and what happens to it once unused for the release delay D
  * (SMALLOC_RELEASE_DELAY_MS, 1000):
@@ -35,7 +35,8 @@
  * What stays resident for a thread that never calls again: its cache,
  * at most SM_BIN_BYTES (8 KiB) of blocks per class, and the pools holding
  * them with their arenas' headers (at most 126 pools per class; 2 MiB in
- * the issue's 32-byte case); every other pool of those arenas is released.
+ * the scattered 32-byte case above); every other pool of those arenas is
+ * released.
  *
  * The cost on the slow paths: one coarse-clock read (vDSO, no system call),
  * one fence and one load per refill or flush of a thread cache; the fast
@@ -62,6 +63,10 @@ sm_hidden bool sm_release_tick(void);
  * without a timeout, when something waits for release. One fence and one
  * load when the thread is already running. */
 sm_hidden void sm_release_poke(void);
+
+/* Start-up is DONE (init.c): from now on the thread may be started. Before,
+ * a poke or sm_release_start_for_job starts nothing. */
+sm_hidden void sm_release_allow_start(void);
 
 /* A batch was just parked (transfer.c), no lock held: wakes a sleeping
  * background thread, or has the next sm_release_poke() start it. */

@@ -3,15 +3,17 @@
  * freelist.h). Compiled in every build: the default build only carries the
  * key, which stays 0 and is never read.
  */
+#include <stdatomic.h>
+
 #include "error.h"
 #include "freelist.h"
 #include "os.h"
 #include "secure.h"
 
-uintptr_t sm_freelist_key;
+_Atomic uintptr_t sm_freelist_key;
 
 /* Seeds of sm_secure_shuffle: a counter mixed with the key (splitmix64). */
-static uint64_t shuffle_counter;
+static _Atomic uint64_t shuffle_counter; /* any thread, relaxed adds */
 
 static uint64_t mix64(uint64_t x)
 {
@@ -24,7 +26,7 @@ static uint64_t mix64(uint64_t x)
 
 void sm_secure_init(void)
 {
-    if (__atomic_load_n(&sm_freelist_key, __ATOMIC_ACQUIRE) != 0)
+    if (atomic_load_explicit(&sm_freelist_key, memory_order_acquire) != 0)
         return;
     uintptr_t key = 0;
     while (key == 0)
@@ -32,14 +34,14 @@ void sm_secure_init(void)
     /* Two shards mapping their first arenas at once: the first key wins,
      * before either arena (and so any link) exists. */
     uintptr_t none = 0;
-    __atomic_compare_exchange_n(&sm_freelist_key, &none, key, 0, __ATOMIC_ACQ_REL,
-                                __ATOMIC_ACQUIRE);
+    atomic_compare_exchange_strong_explicit(&sm_freelist_key, &none, key, memory_order_acq_rel,
+                                            memory_order_acquire);
 }
 
 void sm_secure_shuffle(uint16_t *order, unsigned n)
 {
-    uint64_t state = mix64(__atomic_fetch_add(&shuffle_counter, 1, __ATOMIC_RELAXED) ^
-                           (uint64_t)sm_freelist_key);
+    uint64_t state = mix64(atomic_fetch_add_explicit(&shuffle_counter, 1, memory_order_relaxed) ^
+                           (uint64_t)atomic_load_explicit(&sm_freelist_key, memory_order_relaxed));
     for (unsigned i = n; i > 1; i--) {
         state += 0x9E3779B97F4A7C15ull;
         unsigned j = (unsigned)(mix64(state) % i);

@@ -51,11 +51,11 @@ sm_hidden void sm_secure_fail(const char *func, const void *p, const char *what)
 
 /* The live bit of a block start p of class cls, or NULL when p is not one
  * (outside the arenas, not a block start, another class). */
-static sm_always_inline _Atomic uint64_t *sm_secure_live_word(uintptr_t a, size_t cls, uint64_t *bit)
+static sm_always_inline _Atomic uint64_t *sm_secure_live_word(uintptr_t a, sm_cls_t cls, uint64_t *bit)
 {
     if (sm_unlikely(sm_arena_map_class(a) != cls || !sm_arena_map_is_block_start(a, cls)))
         return NULL;
-    uint32_t j = sm_arena_map_block_index(a, (unsigned)cls);
+    uint32_t j = sm_arena_map_block_index(a, cls);
     *bit = (uint64_t)1 << (j % 64);
     size_t idx = (a >> SM_POOL_SHIFT) & (SM_POOLS_PER_ARENA - 1);
     return &sm_arena_of(a)->live[idx][j / 64];
@@ -70,7 +70,7 @@ typedef struct sm_secure_slot {
 
 /* p, about to be popped from a free list, is a block start of class cls
  * (checked before its link is read, so a forged pointer is not followed). */
-static sm_always_inline sm_secure_slot_t sm_secure_check_block(void *p, size_t cls)
+static sm_always_inline sm_secure_slot_t sm_secure_check_block(void *p, sm_cls_t cls)
 {
     sm_secure_slot_t s;
     s.word = sm_secure_live_word((uintptr_t)p, cls, &s.bit);
@@ -91,7 +91,7 @@ static sm_always_inline void sm_secure_mark_live(sm_secure_slot_t s, void *p)
 }
 
 /* Both halves, for a block that is already off every list. */
-static sm_always_inline void sm_secure_on_alloc(void *p, size_t cls)
+static sm_always_inline void sm_secure_on_alloc(void *p, sm_cls_t cls)
 {
     sm_secure_mark_live(sm_secure_check_block(p, cls), p);
 }
@@ -99,7 +99,7 @@ static sm_always_inline void sm_secure_on_alloc(void *p, size_t cls)
 /* p comes back from the program: called before it goes on a free list
  * (acquire: the list update is not moved before the bit). pre: p is a
  * block start of class cls. */
-static sm_always_inline void sm_secure_on_free(void *p, size_t cls, const char *func)
+static sm_always_inline void sm_secure_on_free(void *p, sm_cls_t cls, const char *func)
 {
     uint64_t bit;
     _Atomic uint64_t *w = sm_secure_live_word((uintptr_t)p, cls, &bit);
@@ -110,7 +110,7 @@ static sm_always_inline void sm_secure_on_free(void *p, size_t cls, const char *
 }
 
 /* realloc of p: it must be in use. pre: p is a block start of class cls. */
-static sm_always_inline void sm_secure_check_live(void *p, size_t cls, const char *func)
+static sm_always_inline void sm_secure_check_live(void *p, sm_cls_t cls, const char *func)
 {
     uint64_t bit;
     _Atomic uint64_t *w = sm_secure_live_word((uintptr_t)p, cls, &bit);
@@ -122,7 +122,7 @@ typedef struct sm_secure_slot {
     char unused;
 } sm_secure_slot_t;
 
-static sm_always_inline sm_secure_slot_t sm_secure_check_block(void *p, size_t cls)
+static sm_always_inline sm_secure_slot_t sm_secure_check_block(void *p, sm_cls_t cls)
 {
     (void)p;
     (void)cls;
@@ -135,20 +135,20 @@ static sm_always_inline void sm_secure_mark_live(sm_secure_slot_t s, void *p)
     (void)p;
 }
 
-static sm_always_inline void sm_secure_on_alloc(void *p, size_t cls)
+static sm_always_inline void sm_secure_on_alloc(void *p, sm_cls_t cls)
 {
     (void)p;
     (void)cls;
 }
 
-static sm_always_inline void sm_secure_on_free(void *p, size_t cls, const char *func)
+static sm_always_inline void sm_secure_on_free(void *p, sm_cls_t cls, const char *func)
 {
     (void)p;
     (void)cls;
     (void)func;
 }
 
-static sm_always_inline void sm_secure_check_live(void *p, size_t cls, const char *func)
+static sm_always_inline void sm_secure_check_live(void *p, sm_cls_t cls, const char *func)
 {
     (void)p;
     (void)cls;

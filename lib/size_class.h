@@ -33,19 +33,19 @@
 extern sm_hidden const uint8_t sm_size_class_api[SM_SIZE_TABLE_LEN];
 extern sm_hidden uint8_t sm_size_class_abi[SM_SIZE_TABLE_LEN];
 
-static inline size_t sm_class_size(unsigned cls)
+static inline size_t sm_class_size(sm_cls_t cls)
 {
     return (size_t)cls * SM_QUANTUM;
 }
 
 /* Blocks in a pool of class cls (slow paths: it divides). */
-static inline unsigned sm_class_nblocks(unsigned cls)
+static inline unsigned sm_class_nblocks(sm_cls_t cls)
 {
     return (unsigned)(SM_POOL_SIZE / sm_class_size(cls));
 }
 
 /* pre: n <= SM_SMALL_MAX */
-static inline size_t sm_size_class_of(const uint8_t *table, size_t n)
+static inline sm_cls_t sm_size_class_of(const uint8_t *table, size_t n)
 {
     return table[n];
 }

@@ -39,9 +39,8 @@
 #include "arena.h"
 #include "debug.h"
 #include "error.h"
-#include "fork.h"
+#include "fallback.h"
 #include "heap.h"
-#include "init.h"
 #include "large_cache.h"
 #include "options.h"
 #include "os.h"
@@ -77,10 +76,12 @@ static size_t process_rss(void)
     return rss;
 }
 
+/* Every module's lock, in the fork order: passed in by start-up (fork.h). */
+static void (*lock_all)(void), (*unlock_all)(void);
+
 /* The whole snapshot, in this library's layout. */
 static void stats_snapshot(struct smalloc_stats *out)
 {
-    sm_init_process();
     memset(out, 0, sizeof *out);
     out->struct_size = sizeof *out;
     out->pid = (size_t)getpid();
@@ -89,14 +90,14 @@ static void stats_snapshot(struct smalloc_stats *out)
     out->pool_size = SM_POOL_SIZE;
 
     size_t nused[SM_NCLASSES + 1] = {0};
-    sm_fork_lock_all();
+    lock_all();
     out->arenas_now = atomic_load_explicit(&sm_g_arena_totals.now, memory_order_relaxed);
     out->arenas_highest = atomic_load_explicit(&sm_g_arena_totals.highest, memory_order_relaxed);
     out->arenas_allocated = atomic_load_explicit(&sm_g_arena_totals.allocated, memory_order_relaxed);
     out->arenas_freed = atomic_load_explicit(&sm_g_arena_totals.freed, memory_order_relaxed);
     out->arenas_cached = atomic_load_explicit(&sm_g_arena_totals.cached, memory_order_relaxed);
     for (unsigned shard = 0; shard < SM_SHARDS; shard++) {
-        out->pools_free += sm_g_arena[shard].npurging; /* being released (arena.h) */
+        out->pools_free += atomic_load_explicit(&sm_g_arena[shard].npurging, memory_order_relaxed); /* being released */
         for (sm_arena_t *arena = sm_g_arena[shard].all; arena != NULL; arena = arena->all_next) {
             out->pools_free += arena->nfreepools;
             for (size_t idx = SM_ARENA_HEADER_POOLS; idx < arena->ncarved; idx++) {
@@ -108,14 +109,14 @@ static void stats_snapshot(struct smalloc_stats *out)
             }
         }
     }
-    sm_fork_unlock_all();
+    unlock_all();
 
     out->bytes_mapped = out->arenas_now * SM_ARENA_SIZE;
     /* Headers, and the guard pages of the hardened build (arena.h). */
     out->bytes_headers =
         out->arenas_now * (SM_POOLS_PER_ARENA - SM_ARENA_USABLE_POOLS) * SM_POOL_SIZE;
     out->bytes_pool_free = out->pools_free * SM_POOL_SIZE;
-    for (unsigned cls = 1; cls <= SM_NCLASSES; cls++) {
+    for (sm_cls_t cls = 1; cls <= SM_NCLASSES; cls++) {
         struct smalloc_class_stats *c = &out->classes[cls - 1];
         size_t size = sm_class_size(cls);
         size_t nblocks = sm_class_nblocks(cls);
@@ -134,7 +135,7 @@ static void stats_snapshot(struct smalloc_stats *out)
     sm_assert(out->bytes_mapped == out->bytes_in_use + out->bytes_free_blocks +
                                        out->bytes_pool_free + out->bytes_headers +
                                        out->bytes_pool_tail);
-    sm_heap_fallback_totals(&out->fallback_calls, &out->fallback_bytes);
+    sm_fallback_totals(&out->fallback_calls, &out->fallback_bytes);
     sm_large_cache_totals(&out->large_cache_hits, &out->large_cache_blocks,
                           &out->large_cache_bytes);
 
@@ -154,7 +155,7 @@ static void stats_snapshot(struct smalloc_stats *out)
     }
 }
 
-sm_public void smalloc_stats_get_sized(struct smalloc_stats *out, size_t size)
+void sm_stats_get(struct smalloc_stats *out, size_t size)
 {
     struct smalloc_stats s;
     stats_snapshot(&s);
@@ -162,11 +163,6 @@ sm_public void smalloc_stats_get_sized(struct smalloc_stats *out, size_t size)
     memcpy(out, &s, s.struct_size);
 }
 
-/* The real function behind the smalloc_stats_get() macro (smalloc.h). */
-sm_public void (smalloc_stats_get)(struct smalloc_stats *out)
-{
-    smalloc_stats_get_sized(out, sizeof *out);
-}
 
 /* ---- the report buffer ------------------------------------------------ */
 
@@ -309,7 +305,7 @@ static void emit_classes(emitter_t *e, const struct smalloc_stats *s)
         put(e->r, "\n");
     }
     bool first_class = true;
-    for (unsigned cls = 0; cls < SMALLOC_NCLASSES; cls++) {
+    for (sm_cls_t cls = 0; cls < SMALLOC_NCLASSES; cls++) {
         const struct smalloc_class_stats *c = &s->classes[cls];
         if (c->pools_in_use == 0)
             continue;
@@ -445,14 +441,9 @@ static void print_report(FILE *f, bool json)
     report_release(&r);
 }
 
-sm_public void smalloc_stats_print(FILE *f)
+void sm_stats_print(FILE *f, bool json)
 {
-    print_report(f, false);
-}
-
-sm_public void smalloc_stats_print_json(FILE *f)
-{
-    print_report(f, true);
+    print_report(f, json);
 }
 
 /* ---- exit report and verbose lines ------------------------------------ */
@@ -523,8 +514,12 @@ __attribute__((destructor)) static void stats_at_exit(void)
         sm_stats_write_report("exit");
 }
 
-void sm_stats_init(void)
+void sm_stats_init(void (*lock)(void), void (*unlock)(void))
 {
+    lock_all = lock;
+    unlock_all = unlock;
+    if (sm_opt.verbose)
+        sm_g_arena_event = sm_stats_arena_event;
     clock_gettime(CLOCK_MONOTONIC, &start_time);
     sm_stats_running_init(); /* may turn SMALLOC_STATS on */
     if (sm_opt.stats != SM_FORMAT_OFF)

@@ -13,6 +13,8 @@
 #define SM_STATS_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
 
 #include "compiler.h"
 
@@ -21,8 +23,21 @@
  * stderr, because many programs (coreutils' sort, ls, echo) close stderr
  * before they exit, and the exit report goes there, or, when
  * SMALLOC_STATS_FILE cannot be opened, the report and the reason why.
- * Never allocates. */
-sm_hidden void sm_stats_init(void);
+ * lock and unlock take and drop every module's lock (the fork order,
+ * fork.h) around a snapshot. Sets sm_g_arena_event (arena.h) under
+ * SMALLOC_VERBOSE. Never allocates. */
+sm_hidden void sm_stats_init(void (*lock)(void), void (*unlock)(void));
+
+struct smalloc_stats;
+/* The snapshot behind smalloc_stats_get_sized (malloc_ext.c); the first
+ * size bytes of it. pre: start-up done. */
+sm_hidden void sm_stats_get(struct smalloc_stats *out, size_t size);
+/* smalloc_stats_print (table) and _json. pre: start-up done. */
+sm_hidden void sm_stats_print(FILE *f, bool json);
+
+/* The background thread's reports, for a program that never allocates
+ * (stats_running.c). pre: start-up done, no lock held. */
+sm_hidden void sm_stats_running_start(void);
 
 /* With SMALLOC_STATS set (or implied): the report, table or JSON, to
  * SMALLOC_STATS_FILE or stderr, in one write(2); reason: "exit",
@@ -35,8 +50,9 @@ sm_hidden void sm_stats_write_report(const char *reason);
  * background thread's job registered (stats_running.c). */
 sm_hidden void sm_stats_running_init(void);
 
-/* SMALLOC_VERBOSE: "arena <p> mapped/returned" on stderr. Writes with
- * sm_os_write and never allocates, so it may run under a class lock. */
+/* SMALLOC_VERBOSE: "arena <p> mapped/returned" on stderr (the arena module
+ * calls it through sm_g_arena_event). Writes with sm_os_write and never
+ * allocates, so it may run under a class lock. */
 sm_hidden void sm_stats_arena_event(const void *arena, bool mapped) sm_cold;
 
 #endif

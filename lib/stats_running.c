@@ -20,7 +20,6 @@
 #include <strings.h>
 
 #include "error.h"
-#include "init.h"
 #include "options.h"
 #include "release.h"
 #include "stats.h"
@@ -135,12 +134,11 @@ void sm_stats_running_init(void)
         install_signal(sig);
 }
 
-/* Load time, start-up DONE, no lock held and not inside the allocator:
- * the thread starts now, so that a program that never frees (or never
+/* From the load-time constructor (init.c), start-up DONE, no lock held and
+ * not inside the allocator: the thread starts now, so that a program that never frees (or never
  * allocates) gets its running reports too. */
-__attribute__((constructor)) static void stats_start_running(void)
+void sm_stats_running_start(void)
 {
-    sm_init_process();
     if (!sm_opt.background || (sm_opt.stats_interval == 0 && stats_signal == 0))
         return;
     if (!sm_release_start_for_job())

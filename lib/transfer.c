@@ -1,6 +1,8 @@
 /*
  * The transfer cache (see transfer.h).
  */
+#include <stdatomic.h>
+
 #include "lock.h"
 #include "os.h"
 #include "pool.h"
@@ -10,7 +12,7 @@
 /* batches[0] is the oldest: put pushes and take pops at nbatches - 1. */
 typedef struct transfer_slots {
     sm_lock_t lock;
-    unsigned nbatches;
+    _Atomic unsigned nbatches; /* written under lock, peeked at without it */
     sm_block_t *batches[SM_TRANSFER_SLOTS];
     uint32_t parked_ms[SM_TRANSFER_SLOTS]; /* coarse clock when parked, low 32 bits */
 } sm_cacheline_aligned transfer_slots_t;
@@ -19,16 +21,17 @@ static transfer_slots_t slots[SM_SHARDS][SM_NCLASSES + 1] = {
     [0 ... SM_SHARDS - 1] = {[0 ... SM_NCLASSES] = {.lock = SM_LOCK_INITIALIZER}},
 };
 
-bool sm_transfer_put(unsigned shard, unsigned cls, sm_block_t *batch)
+bool sm_transfer_put(unsigned shard, sm_cls_t cls, sm_block_t *batch)
 {
     transfer_slots_t *t = &slots[shard][cls];
     bool parked = false;
     uint32_t now = (uint32_t)sm_os_now_ms(); /* a vDSO read, outside the lock */
     sm_lock(&t->lock);
-    if (t->nbatches < SM_TRANSFER_SLOTS) {
-        t->batches[t->nbatches] = batch;
-        t->parked_ms[t->nbatches] = now;
-        __atomic_store_n(&t->nbatches, t->nbatches + 1, __ATOMIC_RELAXED); /* peeked at */
+    unsigned n = atomic_load_explicit(&t->nbatches, memory_order_relaxed);
+    if (n < SM_TRANSFER_SLOTS) {
+        t->batches[n] = batch;
+        t->parked_ms[n] = now;
+        atomic_store_explicit(&t->nbatches, n + 1, memory_order_relaxed);
         parked = true;
     }
     sm_unlock(&t->lock);
@@ -37,28 +40,30 @@ bool sm_transfer_put(unsigned shard, unsigned cls, sm_block_t *batch)
     return parked;
 }
 
-sm_block_t *sm_transfer_take(unsigned shard, unsigned cls)
+sm_block_t *sm_transfer_take(unsigned shard, sm_cls_t cls)
 {
     transfer_slots_t *t = &slots[shard][cls];
     sm_block_t *batch = NULL;
     /* An unlocked peek: a wrong "empty" only sends the caller to the pools. */
-    if (__atomic_load_n(&t->nbatches, __ATOMIC_RELAXED) == 0)
+    if (atomic_load_explicit(&t->nbatches, memory_order_relaxed) == 0)
         return NULL;
     sm_lock(&t->lock);
-    if (t->nbatches > 0) {
-        batch = t->batches[t->nbatches - 1];
-        __atomic_store_n(&t->nbatches, t->nbatches - 1, __ATOMIC_RELAXED);
+    unsigned n = atomic_load_explicit(&t->nbatches, memory_order_relaxed);
+    if (n > 0) {
+        batch = t->batches[n - 1];
+        atomic_store_explicit(&t->nbatches, n - 1, memory_order_relaxed);
     }
     sm_unlock(&t->lock);
     return batch;
 }
 
-bool sm_transfer_holds(unsigned shard, unsigned cls, const sm_block_t *b)
+bool sm_transfer_holds(unsigned shard, sm_cls_t cls, const sm_block_t *b)
 {
     transfer_slots_t *t = &slots[shard][cls];
     bool found = false;
     sm_lock(&t->lock);
-    for (unsigned i = 0; i < t->nbatches && !found; i++)
+    unsigned n = atomic_load_explicit(&t->nbatches, memory_order_relaxed);
+    for (unsigned i = 0; i < n && !found; i++)
         for (const sm_block_t *f = t->batches[i]; f != NULL && !found; f = sm_freelist_next(f))
             found = f == b;
     sm_unlock(&t->lock);
@@ -72,15 +77,16 @@ static unsigned take_unused(transfer_slots_t *t, uint32_t now, uint32_t delay,
 {
     unsigned old = 0;
     sm_lock(&t->lock);
-    while (old < t->nbatches && (uint32_t)(now - t->parked_ms[old]) >= delay) {
+    unsigned n = atomic_load_explicit(&t->nbatches, memory_order_relaxed);
+    while (old < n && (uint32_t)(now - t->parked_ms[old]) >= delay) {
         out[old] = t->batches[old];
         old++;
     }
-    for (unsigned i = old; i < t->nbatches; i++) {
+    for (unsigned i = old; i < n; i++) {
         t->batches[i - old] = t->batches[i];
         t->parked_ms[i - old] = t->parked_ms[i];
     }
-    __atomic_store_n(&t->nbatches, t->nbatches - old, __ATOMIC_RELAXED);
+    atomic_store_explicit(&t->nbatches, n - old, memory_order_relaxed);
     sm_unlock(&t->lock);
     return old;
 }
@@ -89,9 +95,9 @@ void sm_transfer_release_unused(uint64_t now_ms, uint64_t delay_ms)
 {
     uint32_t now = (uint32_t)now_ms, delay = delay_ms > UINT32_MAX ? UINT32_MAX : (uint32_t)delay_ms;
     for (unsigned shard = 0; shard < SM_SHARDS; shard++) {
-        for (unsigned cls = 1; cls <= SM_NCLASSES; cls++) {
+        for (sm_cls_t cls = 1; cls <= SM_NCLASSES; cls++) {
             transfer_slots_t *t = &slots[shard][cls];
-            if (__atomic_load_n(&t->nbatches, __ATOMIC_RELAXED) == 0)
+            if (atomic_load_explicit(&t->nbatches, memory_order_relaxed) == 0)
                 continue;
             sm_block_t *old[SM_TRANSFER_SLOTS];
             unsigned n = take_unused(t, now, delay, old);
@@ -104,25 +110,25 @@ void sm_transfer_release_unused(uint64_t now_ms, uint64_t delay_ms)
 bool sm_transfer_has_parked(void)
 {
     for (unsigned shard = 0; shard < SM_SHARDS; shard++)
-        for (unsigned cls = 1; cls <= SM_NCLASSES; cls++)
-            if (__atomic_load_n(&slots[shard][cls].nbatches, __ATOMIC_RELAXED) != 0)
+        for (sm_cls_t cls = 1; cls <= SM_NCLASSES; cls++)
+            if (atomic_load_explicit(&slots[shard][cls].nbatches, memory_order_relaxed) != 0)
                 return true;
     return false;
 }
 
-size_t sm_transfer_parked_blocks(unsigned cls, size_t batch_blocks)
+size_t sm_transfer_parked_blocks(sm_cls_t cls, size_t batch_blocks)
 {
     size_t n = 0;
     for (unsigned shard = 0; shard < SM_SHARDS; shard++) {
         transfer_slots_t *t = &slots[shard][cls];
         sm_lock(&t->lock);
-        n += t->nbatches * batch_blocks;
+        n += atomic_load_explicit(&t->nbatches, memory_order_relaxed) * batch_blocks;
         sm_unlock(&t->lock);
     }
     return n;
 }
 
-sm_lock_t *sm_transfer_lock(unsigned shard, unsigned cls)
+sm_lock_t *sm_transfer_lock(unsigned shard, sm_cls_t cls)
 {
     return &slots[shard][cls].lock;
 }

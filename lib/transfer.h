@@ -15,11 +15,12 @@
  * own lock, taken alone.
  *
  * A batch nobody takes would pin its pools, and arenas with them, for as
- * long as the program runs (issue: a scattered free left ~250 blocks here
- * and in the thread cache, one arena each). So each batch records when it
- * was parked, and release rounds (release.h) give back to the pools those
- * parked for the release delay; parking one tells the release policy that
- * there is something to wait for (sm_release_note_parked).
+ * long as the program runs (after a scattered free, a few hundred blocks
+ * here and in the thread caches can pin one arena each). So each batch
+ * records when it was parked, and release rounds (release.h) give back to
+ * the pools those parked for the release delay; parking one tells the
+ * release policy that there is something to wait for
+ * (sm_release_note_parked).
  */
 #ifndef SM_TRANSFER_H
 #define SM_TRANSFER_H
@@ -35,14 +36,14 @@
 
 /* Park a batch; false when the slots are full (the caller frees it to the
  * pools instead). pre: no lock held (it may wake the release thread). */
-sm_hidden bool sm_transfer_put(unsigned shard, unsigned cls, sm_block_t *batch);
+sm_hidden bool sm_transfer_put(unsigned shard, sm_cls_t cls, sm_block_t *batch);
 
 /* A parked batch, or NULL. */
-sm_hidden sm_block_t *sm_transfer_take(unsigned shard, unsigned cls);
+sm_hidden sm_block_t *sm_transfer_take(unsigned shard, sm_cls_t cls);
 
 /* Is b in one of the batches of class cls parked in the shard? (The
  * double-free check of a block carrying the freed mark, heap.h.) */
-sm_hidden bool sm_transfer_holds(unsigned shard, unsigned cls, const sm_block_t *b);
+sm_hidden bool sm_transfer_holds(unsigned shard, sm_cls_t cls, const sm_block_t *b);
 
 /* A release round: the batches of every shard and class parked at least
  * delay_ms before now_ms (sm_os_now_ms() time) go back to the pools.
@@ -53,9 +54,9 @@ sm_hidden void sm_transfer_release_unused(uint64_t now_ms, uint64_t delay_ms);
 sm_hidden bool sm_transfer_has_parked(void);
 
 /* Blocks of class cls parked in all shards (for statistics). */
-sm_hidden size_t sm_transfer_parked_blocks(unsigned cls, size_t batch_blocks);
+sm_hidden size_t sm_transfer_parked_blocks(sm_cls_t cls, size_t batch_blocks);
 
 /* The lock of one (shard, class), for the lock table (fork.h). */
-sm_hidden sm_lock_t *sm_transfer_lock(unsigned shard, unsigned cls);
+sm_hidden sm_lock_t *sm_transfer_lock(unsigned shard, sm_cls_t cls);
 
 #endif
