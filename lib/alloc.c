@@ -26,17 +26,17 @@ bool sm_alloc_debug_start(void)
 void *sm_alloc_slow(size_t n, sm_cls_t cls)
 {
     sm_init_process();
-    sm_heap_t *h = sm_heap_get(); /* NULL once the thread has exited */
+    sm_tcache_t *h = sm_tcache_get(); /* NULL once the thread has exited */
     if (sm_unlikely(sm_opt.debug))
         return sm_debug_malloc(n, cls);
-    void *p = sm_heap_alloc_refill(h, cls);
+    void *p = sm_tcache_alloc_refill(h, cls);
     if (sm_likely(p != NULL))
         return p;
     /* The pools have no block and no arena can be mapped: out of memory,
-     * or the arena space has no slot left (arena_map.h), when the system
+     * or the arena space has no slot left (space.h), when the system
      * malloc serves the request, a whole class size so that calloc may
      * clear it. */
-    if (h == NULL || !sm_arena_map_full()) {
+    if (h == NULL || !sm_space_full()) {
         errno = ENOMEM;
         return NULL;
     }
@@ -127,9 +127,9 @@ void *sm_alloc_realloc(const uint8_t *table, void *p, size_t n)
      * checks free makes, under its own name. (Not in a valgrind build:
      * there the mark word of a live block is the program's, and Memcheck
      * itself reports a realloc of a freed block.) */
-    if (sm_unlikely(sm_heap.head[cls] == (sm_block_t *)p) ||
+    if (sm_unlikely(sm_tcache.head[cls] == (sm_block_t *)p) ||
         sm_unlikely(!SM_TRACK_VALGRIND && sm_freelist_is_marked(p, cls)))
-        sm_heap_check_not_free(&sm_heap, cls, p, "realloc");
+        sm_tcache_check_not_free(&sm_tcache, cls, p, "realloc");
     sm_secure_check_live(p, cls, "realloc"); /* hardened build: p must be in use */
     if (n == 0) {
         sm_free_block(p, cls);

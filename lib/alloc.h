@@ -13,7 +13,7 @@
 #include "compiler.h"
 #include "config.h"
 #include "fallback.h"
-#include "heap.h"
+#include "tcache.h"
 #include "size_class.h"
 #include "track.h"
 #include "debug.h"
@@ -25,14 +25,14 @@ sm_hidden bool sm_alloc_debug_start(void) sm_noinline sm_cold;
  * load of a flag that is 0 once start-up found the mode off. */
 static inline bool sm_alloc_debug_routed(void)
 {
-    return sm_unlikely(atomic_load_explicit(&sm_debug_route, memory_order_relaxed) != 0) && sm_alloc_debug_start();
+    return sm_unlikely(atomic_load_explicit(&sm_g_debug_route, memory_order_relaxed) != 0) && sm_alloc_debug_start();
 }
 
 /* Requests above SM_SMALL_MAX: the system malloc, or the debug mode. */
 sm_hidden void *sm_alloc_large(size_t n) sm_noinline;
 
 /* A missed fast path: start-up on the first call, debug mode, a refill of
- * the thread cache (sm_heap_alloc_refill), and the system malloc when the
+ * the thread cache (sm_tcache_alloc_refill), and the system malloc when the
  * arena space is full. A block of class cls for a request of n bytes (n
  * for the debug mode only), or NULL with errno = ENOMEM. */
 sm_hidden void *sm_alloc_slow(size_t n, sm_cls_t cls) sm_noinline sm_cold;
@@ -41,13 +41,13 @@ sm_hidden void *sm_alloc_slow(size_t n, sm_cls_t cls) sm_noinline sm_cold;
  * path when the bin is empty (a new thread's, a debug-mode one's, always). */
 static sm_always_inline void *sm_alloc_small(sm_cls_t cls, size_t n)
 {
-    sm_block_t *b = sm_heap.head[cls];
+    sm_block_t *b = sm_tcache.head[cls];
     if (sm_unlikely(b == NULL))
         return sm_alloc_slow(n, cls);
-    return sm_heap_pop(&sm_heap, cls, b);
+    return sm_tcache_pop(&sm_tcache, cls, b);
 }
 
-/* malloc fast path: a class lookup and a bin pop (heap.h). sm_track_alloc
+/* malloc fast path: a class lookup and a bin pop (tcache.h). sm_track_alloc
  * is empty unless built for valgrind (track.h). */
 static sm_always_inline void *sm_alloc(const uint8_t *table, size_t n)
 {

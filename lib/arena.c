@@ -4,7 +4,7 @@
 #include <stdbool.h>
 
 #include "arena.h"
-#include "arena_map.h"
+#include "space.h"
 #include "options.h"
 #include "os.h"
 #include "secure.h"
@@ -70,12 +70,12 @@ static void totals_sub(_Atomic size_t *counter, size_t delta)
     atomic_fetch_sub_explicit(counter, delta, memory_order_relaxed);
 }
 
-static sm_arena_t *arena_map_new(unsigned shard)
+static sm_arena_t *arena_new_in_space(unsigned shard)
 {
     struct sm_arena_state *st = &sm_g_arena[shard];
     if (SM_SECURE)
         sm_secure_init(); /* the link key, before the first link exists */
-    sm_arena_t *arena = sm_arena_map_new_arena();
+    sm_arena_t *arena = sm_space_new_arena();
     if (arena == NULL)
         return NULL;
     if (SM_SECURE && (sm_os_protect_none((char *)arena + (SM_ARENA_HEADER_POOLS - 1) * SM_POOL_SIZE,
@@ -83,7 +83,7 @@ static sm_arena_t *arena_map_new(unsigned shard)
                       sm_os_protect_none((char *)arena + SM_ARENA_SIZE - SM_POOL_SIZE,
                                          SM_POOL_SIZE) != 0)) {
         /* No guard pages (the count of mappings is at its limit): no arena. */
-        sm_arena_map_unmap_arena(arena);
+        sm_space_unmap_arena(arena);
         return NULL;
     }
     /* Fresh mmap memory is zero: links NULL, counts 0, every pool of no
@@ -165,7 +165,7 @@ sm_pool_t *sm_arena_take_pool(unsigned shard)
 {
     struct sm_arena_state *st = &sm_g_arena[shard];
     sm_arena_t *arena = fullest_usable_arena(st);
-    if (arena == NULL && (arena = arena_map_new(shard)) == NULL)
+    if (arena == NULL && (arena = arena_new_in_space(shard)) == NULL)
         return NULL;
     if (arena->nfreepools == SM_ARENA_USABLE_POOLS) {
         st->nempty--;
@@ -287,7 +287,7 @@ sm_arena_t *sm_arena_give_pool(sm_pool_t *pool)
 {
     sm_arena_t *arena = sm_arena_of((uintptr_t)pool);
     pool->cls = SM_CLASS_NONE;
-    sm_arena_map_set_class(sm_pool_base(pool), SM_CLASS_NONE); /* every free into it is refused */
+    sm_space_set_class(sm_pool_base(pool), SM_CLASS_NONE); /* every free into it is refused */
     if (pool_is_dirty(pool)) {
         pool->epoch = (uint32_t)sm_os_now_ms(); /* a vDSO read */
         dirty_add(arena);
@@ -318,7 +318,7 @@ void sm_arena_unmap(sm_arena_t *arena)
 {
     if (sm_unlikely(sm_g_arena_event != NULL))
         sm_g_arena_event(arena, false);
-    sm_arena_map_unmap_arena(arena);
+    sm_space_unmap_arena(arena);
 }
 
 /* Release one shard's set-aside pools and give them back. */

@@ -1,6 +1,6 @@
 /*
  * Arenas: 1 MiB of address space from the OS, mapped into a 1 MiB slot of
- * the arena space (arena_map.h), cut into 256 pools of 4 KiB. The first
+ * the arena space (space.h), cut into 256 pools of 4 KiB. The first
  * pools hold the arena header, which carries one descriptor per pool
  * (pool.h), so pools themselves are all blocks:
  *
@@ -21,7 +21,7 @@
  * The guard after the header stops a write running backwards off the first
  * pool into the descriptors; the one at the end stops a write running off
  * the last pool into whatever follows (mostly the next arena's header:
- * arenas fill the lowest free slots of the arena space, arena_map.h). A
+ * arenas fill the lowest free slots of the arena space, space.h). A
  * linear overflow between pools of one arena is caught by the encoded
  * links and the bitmap instead.
  *

@@ -3,7 +3,7 @@
 # higher floor, or when a file of lib/ has no floor.
 #
 # The floors are the table of lib/README.md: a row starts with "| N." and
-# names its files in backquotes (`heap.c`, `secure.[ch]`, `debug*`). A
+# names its files in backquotes (`tcache.c`, `secure.[ch]`, `debug*`). A
 # header not named takes the floor of the .c of the same name. A file may
 # include the headers of its own floor and of every floor below (a larger
 # N). Run by CTest as lib_floors; exit 0 when every arrow points down.

@@ -8,7 +8,7 @@
  *                nblocks  blocks per pool of a class;
  *                nused    blocks of a pool handed out (to a program or a
  *                         thread cache);
- *                heap     a thread's cache of free blocks (heap.h);
+ *                thread cache     a thread's cache of free blocks (tcache.h);
  *                shard    one of SM_SHARDS independent central allocators.
  */
 #ifndef SM_CONFIG_H
@@ -63,14 +63,14 @@ typedef size_t sm_cls_t;
 #define SM_RELEASE_MIN_SLEEP_MS 1
 
 /* The central allocator (arenas and class lists, each with its locks) is
- * split into shards; threads are spread over them round-robin (heap.c), so
+ * split into shards; threads are spread over them round-robin (tcache.c), so
  * threads that allocate at once mostly take different locks and touch
  * different pools. A single-threaded program uses shard 0 only. Measured
  * with bench/driver -w threads_2: one shared central state made 2 threads
  * slower per operation than 1 (lock and cache-line traffic). */
 #define SM_SHARDS 4
 
-/* Caches of exited threads kept for the next threads to adopt (heap.c),
+/* Caches of exited threads kept for the next threads to adopt (tcache.c),
  * each at most a whole thread cache, for at most a release delay. */
 #define SM_LEGACY_SLOTS 4
 
@@ -79,7 +79,7 @@ typedef size_t sm_cls_t;
 
 /* A thread caches at most this many bytes of free blocks per class (but at
  * least SM_BIN_MIN_BLOCKS and at most SM_BIN_MAX_BLOCKS blocks: a bin's
- * room is a signed byte, heap.h, so the largest even count below 128).
+ * room is a signed byte, tcache.h, so the largest even count below 128).
  * 8 KiB bins make half the trips to the central lists that 4 KiB bins
  * make, which is what limits two threads sharing a central part
  * (bench/driver -w threads_1, -w threads_2 compare them). */

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "arena.h"
-#include "arena_map.h"
+#include "space.h"
 #include "debug.h"
 #include "debug_registry.h"
 #include "debug_trace.h"
@@ -58,7 +58,7 @@ typedef struct debug_header {
 #define HDR sizeof(debug_header_t)
 _Static_assert(sizeof(debug_header_t) == 64, "the header keeps blocks 16-byte aligned");
 
-_Atomic unsigned char sm_debug_route = 1;
+_Atomic unsigned char sm_g_debug_route = 1;
 
 static sm_lock_t debug_lock = SM_LOCK_INITIALIZER;
 
@@ -77,7 +77,7 @@ bool sm_debug_on(void)
      * options are parsed (start-up allocates nothing before that): decide
      * nothing then. */
     if (sm_options_parsed && !sm_opt.debug)
-        atomic_store_explicit(&sm_debug_route, 0, memory_order_relaxed);
+        atomic_store_explicit(&sm_g_debug_route, 0, memory_order_relaxed);
     return sm_opt.debug;
 }
 
@@ -208,7 +208,7 @@ static debug_header_t *block_of(void *p, const char *func)
 {
     uintptr_t a = (uintptr_t)p;
     debug_header_t *h = (debug_header_t *)(a - HDR);
-    if (sm_arena_map_contains(a)) {
+    if (sm_space_contains(a)) {
         const sm_pool_t *pool = sm_pool_of(a);
         uintptr_t offset = a & (SM_POOL_SIZE - 1);
         sm_cls_t ucls = pool->cls;

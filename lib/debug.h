@@ -12,13 +12,13 @@
  *   malloc, small   thread caches have capacity 0 in debug mode, so the
  *                   entry slow path gets every call (sm_alloc_slow) -> sm_debug_malloc
  *   free, small     the same; in debug mode every class accepts any offset
- *                   in the block-start test (sm_arena_map_init), so a debug
+ *                   in the block-start test (sm_space_init), so a debug
  *                   pointer, which is not a block start, reaches the slow
  *                   path too
  *   malloc, large   alloc.c's large path, free of a pointer outside the
  *                   arenas: free.c, both already off the fast path
  *   calloc, realloc, memalign and friends, malloc_usable_size: one
- *                   test of sm_debug_route at their top (sm_alloc_debug_routed, alloc.h)
+ *                   test of sm_g_debug_route at their top (sm_alloc_debug_routed, alloc.h)
  * Debug blocks and normal blocks never meet: the mode is fixed before the
  * first block is handed out, and in debug mode every block is a debug
  * block.
@@ -55,10 +55,10 @@
 
 /* Nonzero until start-up has decided the mode and it is off: the entry
  * points other than malloc and free test it (see above). */
-extern sm_hidden _Atomic unsigned char sm_debug_route; /* cleared by sm_debug_on */
+extern sm_hidden _Atomic unsigned char sm_g_debug_route; /* cleared by sm_debug_on */
 
 /* True in debug mode (and then the caller takes the sm_debug_* path); once
- * the options are parsed and the mode is off, clears sm_debug_route. pre:
+ * the options are parsed and the mode is off, clears sm_g_debug_route. pre:
  * start-up done or running in this thread (the entry layer starts it,
  * sm_alloc_debug_routed in alloc.h). */
 sm_hidden bool sm_debug_on(void) sm_noinline sm_cold;

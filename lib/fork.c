@@ -7,7 +7,7 @@
 #include "config.h"
 #include "debug.h"
 #include "fork.h"
-#include "heap.h"
+#include "tcache.h"
 #include "large_cache.h"
 #include "lock.h"
 #include "pool.h"
@@ -25,13 +25,13 @@ static sm_lock_t *large_cache_lock(unsigned i)
 static sm_lock_t *legacy_lock(unsigned i)
 {
     (void)i;
-    return sm_heap_legacy_lock();
+    return sm_tcache_legacy_lock();
 }
 
 static sm_lock_t *registry_lock(unsigned i)
 {
     (void)i;
-    return sm_heap_registry_lock();
+    return sm_tcache_registry_lock();
 }
 
 /* i = shard * SM_NCLASSES + cls - 1 for the shard x class locks */
@@ -61,7 +61,7 @@ static const struct lock_range {
     unsigned count;
     sm_lock_t *(*at)(unsigned i);
 } lock_table[] = {
-    {1, large_cache_lock}, /* held while a first use attaches the heap */
+    {1, large_cache_lock}, /* held while a first use attaches the thread cache */
     {1, registry_lock},
     {1, legacy_lock},
     {SM_SHARDS * SM_NCLASSES, transfer_lock},
@@ -104,7 +104,7 @@ void sm_fork_child(void)
         for (unsigned i = 0; i < lock_table[r].count; i++)
             sm_lock_reinit(lock_table[r].at(i));
     sm_lock_owns_all = false;
-    sm_heap_fork_child();
+    sm_tcache_fork_child();
     sm_release_fork_child(); /* the parent's background thread is not here */
 }
 

@@ -2,7 +2,7 @@
  * fork() and the lock table: every lock of libsmalloc, in the one order in
  * which a thread may take several of them:
  *
- *   1  heap registry            (heap.c)       live heaps, retired counters
+ *   1  thread-cache registry            (tcache.c)       live thread caches, retired counters
  *   2  transfer, shard x class  (transfer.c)   parked batches
  *   3  class, shard x class     (pool.c)       central used-pool lists
  *   4  arena, shard             (arena.c)      arenas of a shard
@@ -18,11 +18,11 @@
  * libsmalloc run after its prepare and before its parent/child handlers,
  * and may allocate and free on that thread. parent releases every lock;
  * child re-creates them and gives the other threads' caches back to the
- * pools (sm_heap_fork_child). Another thread that allocates meanwhile
+ * pools (sm_tcache_fork_child). Another thread that allocates meanwhile
  * waits until the fork is over.
  *
  * Floor: with statistics (it names every module's lock); the modules below
- * only hand it their locks (sm_heap_registry_lock, sm_transfer_lock,
+ * only hand it their locks (sm_tcache_registry_lock, sm_transfer_lock,
  * sm_debug_lock; the class and arena locks are in sm_g_central/sm_g_arena).
  */
 #ifndef SM_FORK_H

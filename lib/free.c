@@ -22,17 +22,17 @@ sm_public void smalloc_free(void *p)
 void sm_free_slow(sm_cls_t cls, sm_block_t *b)
 {
     if (sm_unlikely(sm_opt.debug)) {
-        sm_heap.room[cls]++; /* the fast path's decrement */
+        sm_tcache.room[cls]++; /* the fast path's decrement */
         sm_debug_free(b, "free");
         return;
     }
-    sm_heap_free_flush(cls, b);
+    sm_tcache_free_flush(cls, b);
 }
 
 /* Foreign (SM_CLASS_NONE) or invalid (does not return). */
 static sm_cls_t not_block_start(uintptr_t a, const char *func)
 {
-    if (!sm_arena_map_contains(a))
+    if (!sm_space_contains(a))
         return SM_CLASS_NONE;
     if (sm_alloc_debug_routed())
         sm_debug_invalid(func, (const void *)a);
@@ -47,8 +47,8 @@ void sm_free_not_block_start(void *p, const char *func)
 
 sm_cls_t sm_free_class_of(uintptr_t a, const char *func)
 {
-    sm_cls_t cls = sm_arena_map_class(a);
-    if (sm_unlikely(!sm_arena_map_is_block_start(a, cls)))
+    sm_cls_t cls = sm_space_class(a);
+    if (sm_unlikely(!sm_space_is_block_start(a, cls)))
         return not_block_start(a, func);
     return cls;
 }
@@ -85,5 +85,5 @@ sm_public void smalloc_collect(void)
 {
     sm_large_cache_flush(false);
     sm_large_cache_release(sm_os_now_ms(), 0); /* and those exited threads left */
-    sm_heap_collect();
+    sm_tcache_collect();
 }

@@ -1,10 +1,10 @@
 /*
  * The free fast path, shared by smalloc_free and the replaced free:
- *   1. not in the arena space (arena_map.h)       -> the system malloc's free;
+ *   1. not in the arena space (space.h)       -> the system malloc's free;
  *   2. its pool's class, and whether p starts a block of it (one byte
  *      load, one multiply); if not, a slow path tells a foreign pointer in
  *      the space (-> system free) from an invalid one (-> report, abort);
- *   3. push on the calling thread's bin (heap.h).
+ *   3. push on the calling thread's bin (tcache.h).
  */
 #ifndef SM_FREE_H
 #define SM_FREE_H
@@ -12,10 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "arena_map.h"
+#include "space.h"
 #include "compiler.h"
 #include "fallback.h"
-#include "heap.h"
+#include "tcache.h"
 #include "size_class.h"
 #include "track.h"
 
@@ -36,7 +36,7 @@ sm_hidden sm_cls_t sm_free_class_of(uintptr_t a, const char *func);
 
 /* A missed free fast path (bin full, or b possibly free already): debug
  * mode, else the thread cache's flush and double-free checks
- * (sm_heap_free_flush). Entered with room[cls] already decremented. */
+ * (sm_tcache_free_flush). Entered with room[cls] already decremented. */
 sm_hidden void sm_free_slow(sm_cls_t cls, sm_block_t *b) sm_noinline;
 
 /* Push b on the bin; the slow path when the bin is full, or when b may
@@ -44,12 +44,12 @@ sm_hidden void sm_free_slow(sm_cls_t cls, sm_block_t *b) sm_noinline;
  * (freelist.h). */
 static sm_always_inline void sm_free_small(sm_cls_t cls, sm_block_t *b)
 {
-    if (sm_unlikely(--sm_heap.room[cls] < 0) || sm_unlikely(sm_heap.head[cls] == b) ||
+    if (sm_unlikely(--sm_tcache.room[cls] < 0) || sm_unlikely(sm_tcache.head[cls] == b) ||
         sm_unlikely(sm_freelist_is_marked(b, cls))) {
         sm_free_slow(cls, b);
         return;
     }
-    sm_heap_push(cls, b);
+    sm_tcache_push(cls, b);
 }
 
 /* Give back p, a block of class cls. sm_track_free is empty unless built
@@ -63,13 +63,13 @@ static sm_always_inline void sm_free_block(void *p, sm_cls_t cls)
 static sm_always_inline void sm_free(void *p)
 {
     uintptr_t a = (uintptr_t)p;
-    uintptr_t d = a - sm_g_arena_map.base;
-    if (sm_unlikely(d >= sm_g_arena_map.size)) {
+    uintptr_t d = a - sm_g_space.base;
+    if (sm_unlikely(d >= sm_g_space.size)) {
         sm_free_foreign(p);
         return;
     }
-    sm_cls_t cls = sm_g_arena_map.pool_cls[d >> SM_POOL_SHIFT];
-    if (sm_unlikely(!sm_arena_map_is_block_start(a, cls))) {
+    sm_cls_t cls = sm_g_space.pool_cls[d >> SM_POOL_SHIFT];
+    if (sm_unlikely(!sm_space_is_block_start(a, cls))) {
         sm_free_not_block_start(p, "free");
         return;
     }

@@ -36,7 +36,7 @@ typedef struct sm_block {
 
 /* The key of the hardened build (secure.c); 0 until the first arena, set
  * once (compare-exchange) before any link is encoded, then only read. */
-extern sm_hidden _Atomic uintptr_t sm_freelist_key;
+extern sm_hidden _Atomic uintptr_t sm_g_freelist_key;
 
 /* "malloc(): corrupted free list" and abort; b is the block whose link
  * did not decode. */
@@ -44,7 +44,7 @@ sm_hidden void sm_freelist_corrupt(const sm_block_t *b) sm_noreturn sm_cold sm_n
 
 static inline uintptr_t sm_freelist_mask(const sm_block_t *b)
 {
-    return atomic_load_explicit(&sm_freelist_key, memory_order_relaxed) ^ (uintptr_t)b;
+    return atomic_load_explicit(&sm_g_freelist_key, memory_order_relaxed) ^ (uintptr_t)b;
 }
 
 /* The link word of a free block is no-access to Memcheck in a valgrind

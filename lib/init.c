@@ -8,11 +8,11 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#include "arena_map.h"
+#include "space.h"
 #include "error.h"
 #include "debug.h"
 #include "fork.h"
-#include "heap.h"
+#include "tcache.h"
 #include "init.h"
 #include "options.h"
 #include "release.h"
@@ -58,11 +58,11 @@ static char **init_environ(void)
 static void init_run(void)
 {
     sm_options_init(init_environ());
-    sm_arena_map_init(sm_opt.debug);
+    sm_space_init(sm_opt.debug);
     sm_stats_init(sm_fork_lock_all, sm_fork_unlock_all);
     if (sm_opt.alignment == 8)
         memcpy(sm_size_class_abi, sm_size_class_api, sizeof sm_size_class_abi);
-    if (sm_heap_init() != 0)
+    if (sm_tcache_init() != 0)
         sm_warn("no pthread key left: thread caches are not flushed at thread exit");
 }
 

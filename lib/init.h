@@ -9,7 +9,7 @@
  *
  * Other threads arriving during RUNNING wait; the initialising thread
  * re-entering (a libc call that allocates) goes through, since the arena
- * space (arena_map.h) is picked right after the options, which allocate
+ * space (space.h) is picked right after the options, which allocate
  * nothing. pthread_atfork is registered after DONE: it may allocate.
  *
  * The arena space's base and size are written here, once, and read by
@@ -28,7 +28,7 @@
  *
  * Tear-down: there is none. Blocks freed by atexit handlers, destructors,
  * TLS destructors or libc's own clean-up after libsmalloc's destructor has
- * run are handled as before; a thread that exits flushes its cache (heap.c).
+ * run are handled as before; a thread that exits flushes its cache (tcache.c).
  */
 #ifndef SM_INIT_H
 #define SM_INIT_H

@@ -13,7 +13,7 @@
 #include "error.h"
 #include "fallback.h"
 #include "freelist.h"
-#include "heap.h"
+#include "tcache.h"
 #include "large_cache.h"
 #include "lock.h"
 #include "options.h"
@@ -230,8 +230,8 @@ static sm_noinline sm_large_cache_t *cache_attach(void)
     if (creating)
         return DEAD; /* the header check or the mapping called malloc */
     /* The thread-exit hook that flushes this cache is the thread cache's
-     * (heap.c): no cache for a thread without one, or whose one is gone. */
-    if (sm_heap_get() == NULL) {
+     * (tcache.c): no cache for a thread without one, or whose one is gone. */
+    if (sm_tcache_get() == NULL) {
         my_cache = DEAD;
         return DEAD;
     }
@@ -345,7 +345,7 @@ static void record_flush(sm_large_cache_t *c)
 /* A thread that exits leaves its cache, blocks and all, at the front of
  * the free records, for the next thread to start with (at most
  * SM_LEGACY_SLOTS of them hold blocks, as the thread caches' legacies,
- * heap.c); one left unused for a release delay is flushed by a release
+ * tcache.c); one left unused for a release delay is flushed by a release
  * round (sm_large_cache_release). */
 void sm_large_cache_flush(bool exiting)
 {

@@ -5,7 +5,7 @@
 #include <stddef.h>
 
 #include "arena.h"
-#include "arena_map.h"
+#include "space.h"
 #include "error.h"
 #include "options.h"
 #include "pool.h"
@@ -80,7 +80,7 @@ static void pool_carve_random(sm_pool_t *pool, sm_cls_t cls)
 static int pool_link_ok(const sm_pool_t *pool, const sm_block_t *next)
 {
     uintptr_t a = (uintptr_t)next;
-    return next == NULL || (sm_pool_of(a) == pool && sm_arena_map_is_block_start(a, pool->cls) &&
+    return next == NULL || (sm_pool_of(a) == pool && sm_space_is_block_start(a, pool->cls) &&
                             (a & (SM_POOL_SIZE - 1)) < pool->nextoffset);
 }
 
@@ -106,7 +106,7 @@ static sm_pool_t *used_pool(sm_central_t *c, unsigned shard, sm_cls_t cls)
     pool->nused = 0;
     pool->nextoffset = 0;
     pool->cls = (uint8_t)cls;
-    sm_arena_map_set_class(sm_pool_base(pool), cls); /* frees into it pass from now on */
+    sm_space_set_class(sm_pool_base(pool), cls); /* frees into it pass from now on */
     if (SM_SECURE)
         pool_carve_random(pool, cls);
     used_link_front(c, pool);

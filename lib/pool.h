@@ -28,7 +28,7 @@
  *                   where the next refill will find it);
  *   used  -> empty  its last block returns (unlink, give to the arena).
  * nused counts blocks handed out of the pool, whether a program holds them
- * or a thread cache does (heap.h).
+ * or a thread cache does (tcache.h).
  */
 #ifndef SM_POOL_H
 #define SM_POOL_H
@@ -76,7 +76,7 @@ sm_hidden unsigned sm_pool_alloc_batch(unsigned shard, sm_cls_t cls, unsigned wa
 sm_hidden void sm_pool_free_batch(sm_cls_t cls, sm_block_t *chain, const char *func);
 
 /* Is b, a block start of class cls, on its pool's free list? Takes the
- * class lock of b's shard. (The double-free check, heap.h.) */
+ * class lock of b's shard. (The double-free check, tcache.h.) */
 sm_hidden bool sm_pool_holds_free(sm_cls_t cls, const sm_block_t *b);
 
 /* Recount a pool's free list against its counters (SM_DEBUG >= 2 checks). */

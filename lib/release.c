@@ -43,7 +43,7 @@
  * starts its own thread when something waits there, or with a job, on its
  * first poke (its reports then name its own pid). Pools or batches the
  * parent's thread had in hand at that moment stay counted as in use in the
- * child (as for any thread caught half way through a flush, heap.c).
+ * child (as for any thread caught half way through a flush, tcache.c).
  * Exit: a destructor sets bg.exiting; the thread starts no more rounds or
  * jobs once it wakes, and waits for exit_group to end it (a round under way finishes: it
  * touches free pools and the allocator's headers only, under their locks).
@@ -62,7 +62,7 @@
 #include "lock.h"
 #include "options.h"
 #include "os.h"
-#include "heap.h"
+#include "tcache.h"
 #include "large_cache.h"
 #include "release.h"
 #include "transfer.h"
@@ -109,7 +109,7 @@ static uint64_t mono_ms(void)
 static void release_round(uint64_t now)
 {
     uint64_t delay = sm_opt.release_delay_ms;
-    sm_heap_release_legacies(now, delay);
+    sm_tcache_release_legacies(now, delay);
     sm_large_cache_release(now, delay);
     sm_transfer_release_unused(now, delay);
     sm_arena_release_unused(now, delay);
@@ -117,7 +117,7 @@ static void release_round(uint64_t now)
 
 static bool something_waits(void)
 {
-    return sm_arena_has_dirty() || sm_transfer_has_parked() || sm_heap_has_legacies() ||
+    return sm_arena_has_dirty() || sm_transfer_has_parked() || sm_tcache_has_legacies() ||
            sm_large_cache_has_left();
 }
 

@@ -14,7 +14,7 @@
  *                                     the arenas they pinned can empty;
  *   empty arenas                      unmapped at once, beyond the one per
  *                                     shard kept with its pages released;
- *   a thread cache (heap.h)           emptied by its own thread on its next
+ *   a thread cache (tcache.h)           emptied by its own thread on its next
  *                                     slow path when its previous slow path
  *                                     was D ago (no other thread may touch
  *                                     it: the fast path has no atomics).

@@ -10,7 +10,7 @@
 #include "os.h"
 #include "secure.h"
 
-_Atomic uintptr_t sm_freelist_key;
+_Atomic uintptr_t sm_g_freelist_key;
 
 /* Seeds of sm_secure_shuffle: a counter mixed with the key (splitmix64). */
 static _Atomic uint64_t shuffle_counter; /* any thread, relaxed adds */
@@ -26,7 +26,7 @@ static uint64_t mix64(uint64_t x)
 
 void sm_secure_init(void)
 {
-    if (atomic_load_explicit(&sm_freelist_key, memory_order_acquire) != 0)
+    if (atomic_load_explicit(&sm_g_freelist_key, memory_order_acquire) != 0)
         return;
     uintptr_t key = 0;
     while (key == 0)
@@ -34,14 +34,14 @@ void sm_secure_init(void)
     /* Two shards mapping their first arenas at once: the first key wins,
      * before either arena (and so any link) exists. */
     uintptr_t none = 0;
-    atomic_compare_exchange_strong_explicit(&sm_freelist_key, &none, key, memory_order_acq_rel,
+    atomic_compare_exchange_strong_explicit(&sm_g_freelist_key, &none, key, memory_order_acq_rel,
                                             memory_order_acquire);
 }
 
 void sm_secure_shuffle(uint16_t *order, unsigned n)
 {
     uint64_t state = mix64(atomic_fetch_add_explicit(&shuffle_counter, 1, memory_order_relaxed) ^
-                           (uint64_t)atomic_load_explicit(&sm_freelist_key, memory_order_relaxed));
+                           (uint64_t)atomic_load_explicit(&sm_g_freelist_key, memory_order_relaxed));
     for (unsigned i = n; i > 1; i--) {
         state += 0x9E3779B97F4A7C15ull;
         unsigned j = (unsigned)(mix64(state) % i);

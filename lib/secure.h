@@ -20,7 +20,7 @@
  *                       predictable from allocation order.
  *
  * Each helper here compiles to nothing in the default build, so the fast
- * paths (heap.h) call them without an #if.
+ * paths (tcache.h) call them without an #if.
  */
 #ifndef SM_SECURE_H
 #define SM_SECURE_H
@@ -46,16 +46,16 @@ sm_hidden void sm_secure_fail(const char *func, const void *p, const char *what)
 #include <stdatomic.h>
 
 #include "arena.h"
-#include "arena_map.h"
+#include "space.h"
 #include "size_class.h"
 
 /* The live bit of a block start p of class cls, or NULL when p is not one
  * (outside the arenas, not a block start, another class). */
 static sm_always_inline _Atomic uint64_t *sm_secure_live_word(uintptr_t a, sm_cls_t cls, uint64_t *bit)
 {
-    if (sm_unlikely(sm_arena_map_class(a) != cls || !sm_arena_map_is_block_start(a, cls)))
+    if (sm_unlikely(sm_space_class(a) != cls || !sm_space_is_block_start(a, cls)))
         return NULL;
-    uint32_t j = sm_arena_map_block_index(a, cls);
+    uint32_t j = sm_space_block_index(a, cls);
     *bit = (uint64_t)1 << (j % 64);
     size_t idx = (a >> SM_POOL_SHIFT) & (SM_POOLS_PER_ARENA - 1);
     return &sm_arena_of(a)->live[idx][j / 64];

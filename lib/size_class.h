@@ -17,7 +17,7 @@
  * of the class size from the pool start (there is no header inside a pool;
  * pool descriptors live in the arena header, arena.h).
  *
- * Whether a pointer starts a block is a per-class test (arena_map.h).
+ * Whether a pointer starts a block is a per-class test (space.h).
  */
 #ifndef SM_SIZE_CLASS_H
 #define SM_SIZE_CLASS_H

@@ -40,7 +40,7 @@
 #include "debug.h"
 #include "error.h"
 #include "fallback.h"
-#include "heap.h"
+#include "tcache.h"
 #include "large_cache.h"
 #include "options.h"
 #include "os.h"
@@ -120,7 +120,7 @@ static void stats_snapshot(struct smalloc_stats *out)
         struct smalloc_class_stats *c = &out->classes[cls - 1];
         size_t size = sm_class_size(cls);
         size_t nblocks = sm_class_nblocks(cls);
-        size_t cached = sm_heap_cached_blocks(cls);
+        size_t cached = sm_tcache_cached_blocks(cls);
         if (cached > nused[cls]) /* caches read while threads run */
             cached = nused[cls];
         c->block_size = size;

@@ -3,7 +3,7 @@
  * sys._debugmallocstats(). Per-class pools and blocks come from walking the
  * arenas under the class and arena locks (nothing is counted on the fast
  * path); per-thread counters kept on slow paths (the fallback's calls and
- * bytes, in each heap) are folded when asked; the debug mode adds what only
+ * bytes, in each thread cache) are folded when asked; the debug mode adds what only
  * it can know (requested bytes, hence the rounding loss). Every field is
  * named once, in the X-macro lists of include/smalloc.h, from which the
  * struct, the table and the JSON are generated (one emitter, two back ends,

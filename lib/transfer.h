@@ -11,7 +11,7 @@
  * shard (SM_TRANSFER_SLOTS * 4 KiB) are held back from the pools.
  *
  * A batch is a NULL-terminated chain of exactly the refill size of its class
- * (heap.c), whatever the shards of its blocks; each (shard, class) has its
+ * (tcache.c), whatever the shards of its blocks; each (shard, class) has its
  * own lock, taken alone.
  *
  * A batch nobody takes would pin its pools, and arenas with them, for as
@@ -42,7 +42,7 @@ sm_hidden bool sm_transfer_put(unsigned shard, sm_cls_t cls, sm_block_t *batch);
 sm_hidden sm_block_t *sm_transfer_take(unsigned shard, sm_cls_t cls);
 
 /* Is b in one of the batches of class cls parked in the shard? (The
- * double-free check of a block carrying the freed mark, heap.h.) */
+ * double-free check of a block carrying the freed mark, tcache.h.) */
 sm_hidden bool sm_transfer_holds(unsigned shard, sm_cls_t cls, const sm_block_t *b);
 
 /* A release round: the batches of every shard and class parked at least

@@ -1,6 +1,6 @@
 /*
  * Bad frees abort with one line on stderr naming the function and the
- * pointer (lib/error.c sm_fatal, lib/free.h, lib/heap.c, lib/pool.c):
+ * pointer (lib/error.c sm_fatal, lib/free.h, lib/tcache.c, lib/pool.c):
  *   smalloc: free(): invalid pointer: 0x...
  *   smalloc: free(): double free detected (block is at the head of the thread cache): 0x...
  *   smalloc: free(): double free detected: 0x...          (pool free-list head)

@@ -6,7 +6,7 @@
 #include <criterion/criterion.h>
 
 #include "arena.h"
-#include "heap.h"
+#include "tcache.h"
 #include "init.h"
 #include "os.h"
 #include "pool.h"
@@ -65,7 +65,7 @@ struct pinned {
 static void *pinned_main(void *arg)
 {
     struct pinned *p = arg;
-    sm_heap_t *h = sm_heap_get();
+    sm_tcache_t *h = sm_tcache_get();
     cr_assert_not_null(h, "the test thread got no heap");
     for (unsigned cls = 1; cls <= SM_NCLASSES; cls++)
         cr_assert_null(h->head[cls], "a new thread's bin %u is not empty", cls);
@@ -74,12 +74,12 @@ static void *pinned_main(void *arg)
     return NULL;
 }
 
-/* The caches exited threads left for the next thread (heap.c), and the
+/* The caches exited threads left for the next thread (tcache.c), and the
  * batches parked between threads, go back to the pools, so that the next
  * thread starts empty and counts are exact. */
 void release_legacies(void)
 {
-    sm_heap_release_legacies(sm_os_now_ms(), 0);
+    sm_tcache_release_legacies(sm_os_now_ms(), 0);
     sm_transfer_release_unused(sm_os_now_ms(), 0);
 }
 

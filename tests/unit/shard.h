@@ -3,7 +3,7 @@
  *
  * A Criterion worker is not a quiet process: its own threads (nanomsg) and
  * the runner code allocate, from whatever shard their heaps were given
- * (heap.c assigns shards round-robin). A test that counts pools or arenas
+ * (tcache.c assigns shards round-robin). A test that counts pools or arenas
  * therefore works on a shard nothing else has touched: clean_shard() finds
  * one, and clean_shard_run() runs a function on a new thread whose heap is
  * pinned to it, so every refill and flush of that thread goes to that shard.

@@ -15,7 +15,7 @@
 #include <smalloc.h>
 
 #include "arena.h"
-#include "arena_map.h"
+#include "space.h"
 #include "pool.h"
 #include "transfer.h"
 #include "shard.h"
@@ -151,7 +151,7 @@ Test(arena, first_empty_arena_is_kept_the_next_is_unmapped)
         cr_assert_null(give_pool(a[i]), "A is the first to empty: it must be kept (pool %u)", i);
     cr_assert_eq(sm_g_arena[shard].nempty, 1, "A kept as the empty arena");
     cr_assert_eq(totals(&sm_g_arena_totals.cached), cached0 + 1, "arenas_cached counts A");
-    cr_assert(sm_arena_map_contains((uintptr_t)A), "a kept arena stays in the arena map");
+    cr_assert(sm_space_contains((uintptr_t)A), "a kept arena stays in the arena space");
 
     for (unsigned i = 0; i + 1 < N; i++)
         cr_assert_null(give_pool(b[i]), "B is not empty yet (pool %u)", i);
@@ -160,10 +160,10 @@ Test(arena, first_empty_arena_is_kept_the_next_is_unmapped)
     cr_assert_eq(gone, B, "B emptied while A is kept: B must be returned for unmapping");
     /* Until it is unmapped, a free into B is an invalid pointer, not a
      * system malloc's one. */
-    cr_assert(sm_arena_map_contains((uintptr_t)B), "B left the arena map before its unmap");
+    cr_assert(sm_space_contains((uintptr_t)B), "B left the arena space before its unmap");
     sm_unlock(&sm_g_arena[shard].lock);
     sm_arena_unmap(gone);
-    cr_assert(!sm_arena_map_contains((uintptr_t)B), "B is still in the arena map after its unmap");
+    cr_assert(!sm_space_contains((uintptr_t)B), "B is still in the arena map after its unmap");
     cr_assert_eq(shard_arena_count(shard), 1, "only A remains in the shard");
     cr_assert_eq(totals(&sm_g_arena_totals.now), now0 + 1, "arenas_now");
     cr_assert_eq(totals(&sm_g_arena_totals.freed), freed0 + 1, "arenas_freed");

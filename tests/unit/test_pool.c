@@ -9,7 +9,7 @@
 #include <criterion/criterion.h>
 
 #include "arena.h"
-#include "arena_map.h"
+#include "space.h"
 #include "init.h"
 #include "pool.h"
 #include "size_class.h"
@@ -182,8 +182,8 @@ Test(pool, state_machine_used_full_used_empty)
         sm_pool_t *pool = sm_pool_of((uintptr_t)chain);
         sm_arena_t *arena = sm_arena_of((uintptr_t)pool);
         cr_assert_eq(pool->cls, cls, "class %u: pool serves class %u", cls, pool->cls);
-        cr_assert_eq(sm_arena_map_class((uintptr_t)chain), cls, "class %u: the arena map says class %u", cls,
-                     sm_arena_map_class((uintptr_t)chain));
+        cr_assert_eq(sm_space_class((uintptr_t)chain), cls, "class %u: the arena space says class %u", cls,
+                     sm_space_class((uintptr_t)chain));
         cr_assert_eq(used_position(shard, cls, pool), 0, "class %u: a used pool is not at the list front", cls);
         cr_assert(pool_is_checked_ok(pool, cls), "class %u: check in state used", cls);
 
@@ -218,14 +218,14 @@ Test(pool, state_machine_used_full_used_empty)
         }
         cr_assert_eq(pool->nused, 0, "class %u", cls);
         cr_assert_eq(pool->cls, SM_CLASS_NONE, "class %u: an empty pool keeps its class", cls);
-        cr_assert_eq(sm_arena_map_class((uintptr_t)chain), SM_CLASS_NONE,
+        cr_assert_eq(sm_space_class((uintptr_t)chain), SM_CLASS_NONE,
                      "class %u: an empty pool must refuse every free", cls);
         cr_assert_eq(used_position(shard, cls, pool), -1, "class %u: an empty pool is still in the used list", cls);
         cr_assert_eq(arena->freepools, pool, "class %u: the empty pool is not on its arena's free pools", cls);
         cr_assert(pool_is_checked_ok(pool, cls), "class %u: check in state empty", cls);
         for (uintptr_t offset = 0; offset < SM_POOL_SIZE; offset++) {
             uintptr_t a = (uintptr_t)sm_pool_base(pool) + offset;
-            cr_assert(!sm_arena_map_is_block_start(a, sm_arena_map_class(a)),
+            cr_assert(!sm_space_is_block_start(a, sm_space_class(a)),
                       "class %u: emptied pool accepts offset %zu", cls, (size_t)offset);
         }
     }

@@ -12,7 +12,7 @@
 #include <smalloc.h>
 
 #include "arena.h"
-#include "arena_map.h"
+#include "space.h"
 #include "init.h"
 #include "size_class.h"
 #include "support.h"
@@ -57,7 +57,7 @@ Test(size_class, abi_table_gives_multiples_of_16)
     }
 }
 
-/* The free fast path's test (arena_map.h) against plain division, for
+/* The free fast path's test (space.h) against plain division, for
  * every offset of a pool and every class: it accepts exactly the block
  * starts, and its high half is the block index. Only the low 12 bits of
  * the address count; pools at several places of the address space. */
@@ -73,18 +73,18 @@ Test(size_class, block_start_test_is_exact_division)
             for (uintptr_t offset = 0; offset < SM_POOL_SIZE; offset++) {
                 uintptr_t a = bases[b] + offset;
                 int want = offset % size == 0 && offset / size < nblocks;
-                int got = sm_arena_map_is_block_start(a, cls);
+                int got = sm_space_is_block_start(a, cls);
                 cr_assert_eq(got, want, "class %u (size %zu), offset %zu: got %d, want %d", cls, size,
                              (size_t)offset, got, want);
-                cr_assert_eq(sm_arena_map_block_index(a, cls), offset / size,
+                cr_assert_eq(sm_space_block_index(a, cls), offset / size,
                              "class %u, offset %zu: block index %u", cls, (size_t)offset,
-                             sm_arena_map_block_index(a, cls));
+                             sm_space_block_index(a, cls));
             }
         }
     }
     /* "No class" refuses every offset. */
     for (uintptr_t offset = 0; offset < SM_POOL_SIZE; offset++)
-        cr_assert(!sm_arena_map_is_block_start(offset, SM_CLASS_NONE), "no class accepts offset %zu",
+        cr_assert(!sm_space_is_block_start(offset, SM_CLASS_NONE), "no class accepts offset %zu",
                   (size_t)offset);
 }
 
@@ -92,14 +92,14 @@ Test(size_class, block_start_test_is_exact_division)
 static void check_served(void *p, size_t n, size_t want, const char *api)
 {
     cr_assert_not_null(p, "%s(%zu) returned NULL", api, n);
-    int ours = sm_arena_map_contains((uintptr_t)p);
+    int ours = sm_space_contains((uintptr_t)p);
     if (n <= SM_SMALL_MAX) {
         cr_assert(ours, "%s(%zu) = %p is not in an arena", api, n, p);
         const sm_pool_t *pool = sm_pool_of((uintptr_t)p);
         cr_assert_eq(sm_class_size(pool->cls), want, "%s(%zu): pool of class size %zu, want %zu",
                      api, n, sm_class_size(pool->cls), want);
-        cr_assert_eq(sm_arena_map_class((uintptr_t)p), pool->cls, "%s(%zu): the arena map says class %u",
-                     api, n, sm_arena_map_class((uintptr_t)p));
+        cr_assert_eq(sm_space_class((uintptr_t)p), pool->cls, "%s(%zu): the arena space says class %u",
+                     api, n, sm_space_class((uintptr_t)p));
         cr_assert_eq(smalloc_usable_size(p), want, "%s(%zu): usable size %zu, want %zu", api, n,
                      smalloc_usable_size(p), want);
     } else {

@@ -37,7 +37,7 @@ check_trim() { # FORM OUT
 }
 
 # The XML in FILE: well-formed, glibc's heap 0 and libsmalloc's heap with
-# the classes malloc_ext.c holds, closing totals summed over the heaps.
+# the classes malloc_ext.c holds, closing totals summed over the tcaches.
 check_xml() { # FORM FILE
   env -u LD_PRELOAD python3 - "$2" "$1" <<'EOF' || fail "$1: malloc_info output rejected (above)"
 import sys

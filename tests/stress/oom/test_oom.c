@@ -26,9 +26,9 @@
 #include <smalloc.h>
 
 #include "arena.h"
-#include "arena_map.h"
+#include "space.h"
 #include "free.h"
-#include "heap.h"
+#include "tcache.h"
 #include "init.h"
 #include "os.h"
 #include "pool.h"
@@ -222,7 +222,7 @@ static void child_fail(const char *msg, size_t a, size_t b)
 /* ---- the arena space runs out of slots ----------------------------------- */
 
 /* Map something of our own (PROT_NONE, no memory) into every free 1 MiB
- * slot of the arena space (arena_map.h), as other libraries might: new
+ * slot of the arena space (space.h), as other libraries might: new
  * arenas find no slot, and small requests go to the system malloc. */
 static void space_full_child(void *arg)
 {
@@ -230,7 +230,7 @@ static void space_full_child(void *arg)
     sm_init_process();
     size_t blocked = 0;
     for (size_t slot = 0; slot < SM_SPACE_SLOTS; slot++) {
-        void *want = (void *)(sm_g_arena_map.base + slot * SM_ARENA_SIZE);
+        void *want = (void *)(sm_g_space.base + slot * SM_ARENA_SIZE);
         void *got = mmap(want, SM_ARENA_SIZE, PROT_NONE,
                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED_NOREPLACE, -1, 0);
         if (got == want)
@@ -241,8 +241,8 @@ static void space_full_child(void *arg)
     if (blocked < SM_SPACE_SLOTS / 2)
         child_fail("could not map into the arena space", blocked, SM_SPACE_SLOTS);
     /* A foreign mapping inside the space is not libsmalloc's. */
-    uintptr_t foreign = sm_g_arena_map.base + (SM_SPACE_SLOTS - 1) * SM_ARENA_SIZE + 4096;
-    if (sm_arena_map_contains(foreign) || sm_free_class_of(foreign, "test") != SM_CLASS_NONE)
+    uintptr_t foreign = sm_g_space.base + (SM_SPACE_SLOTS - 1) * SM_ARENA_SIZE + 4096;
+    if (sm_space_contains(foreign) || sm_free_class_of(foreign, "test") != SM_CLASS_NONE)
         child_fail("a foreign mapping in the arena space counts as an arena", 0, 0);
 
     struct smalloc_stats before, after;
@@ -257,7 +257,7 @@ static void space_full_child(void *arg)
         if (p == NULL)
             child_fail("malloc(64) failed with the arena space full", n, (size_t)errno);
         memset(p, (int)(n & 0xff), 64);
-        if (!sm_arena_map_contains((uintptr_t)p)) {
+        if (!sm_space_contains((uintptr_t)p)) {
             outside++;
             if (smalloc_usable_size(p) < 64)
                 child_fail("a system block of a small request is too small", smalloc_usable_size(p), 64);

@@ -1,6 +1,6 @@
 /*
  * Thread caches: creation on first use, refill and flush, thread exit and
- * fork (see heap.h for the design).
+ * fork (see tcache.h for the design).
  */
 #include <errno.h>
 #include <limits.h>
@@ -8,9 +8,9 @@
 #include <stdbool.h>
 
 #include "arena.h"
-#include "arena_map.h"
+#include "space.h"
 #include "error.h"
-#include "heap.h"
+#include "tcache.h"
 #include "large_cache.h"
 #include "lock.h"
 #include "options.h"
@@ -20,75 +20,75 @@
 #include "size_class.h"
 #include "transfer.h"
 
-sm_tls sm_heap_t sm_heap;
+sm_tls sm_tcache_t sm_tcache;
 
-/* The registry of attached heaps, for statistics and the fork child: one
- * slot per heap, in chunks mapped from the OS and never unmapped, outside
- * every thread's TLS. A heap is normally removed by its own thread-exit
- * destructor (heap_retire). A thread may also die with its heap still
+/* The registry of attached thread caches, for statistics and the fork child: one
+ * slot per thread cache, in chunks mapped from the OS and never unmapped, outside
+ * every thread's TLS. A thread cache is normally removed by its own thread-exit
+ * destructor (tcache_retire). A thread may also die with its thread cache still
  * registered: its first allocation came after the destructor's last call
  * (in the last round of TSD destructors, or in libc's own clean-up after
  * them). Its TLS is then gone or reused by the next thread on that stack,
- * so a slot never links through a heap, and the registry knows whether the
- * thread lives without reading its heap: the slot's robust mutex, locked by
+ * so a slot never links through a thread cache, and the registry knows whether the
+ * thread lives without reading its thread cache: the slot's robust mutex, locked by
  * the thread at attach, is marked "owner died" by the kernel when the
  * thread ends, before glibc can reuse or unmap its stack. Such a slot is
- * freed by the next walk; the heap's cached blocks (one refill per class
+ * freed by the next walk; the thread cache's cached blocks (one refill per class
  * it used, at most) stay allocated: a bounded leak. */
-typedef struct sm_heap_slot {
-    pthread_mutex_t alive;          /* robust; held by the heap's thread */
-    sm_heap_t *heap;                /* NULL: the slot is free */
-    struct sm_heap_slot *next_free; /* free slots, while heap is NULL */
-} sm_heap_slot_t;
+typedef struct sm_tcache_slot {
+    pthread_mutex_t alive;          /* robust; held by the thread cache's thread */
+    sm_tcache_t *tcache;                /* NULL: the slot is free */
+    struct sm_tcache_slot *next_free; /* free slots, while tcache is NULL */
+} sm_tcache_slot_t;
 
 typedef struct slot_chunk {
     struct slot_chunk *next;
     unsigned nslots; /* slots initialised so far, the first ones */
-    sm_heap_slot_t slots[];
+    sm_tcache_slot_t slots[];
 } slot_chunk_t;
 
 #define SLOT_CHUNK_BYTES (64 * 1024)
-#define SLOTS_PER_CHUNK ((SLOT_CHUNK_BYTES - sizeof(slot_chunk_t)) / sizeof(sm_heap_slot_t))
+#define SLOTS_PER_CHUNK ((SLOT_CHUNK_BYTES - sizeof(slot_chunk_t)) / sizeof(sm_tcache_slot_t))
 
 static struct {
     sm_lock_t lock;           /* guards everything below */
     slot_chunk_t *chunks;     /* registry slots, the newest chunk first */
-    sm_heap_slot_t *free;     /* slots known to be free */
-    unsigned nassigned;       /* heaps attached so far, for shard assignment */
-    pthread_key_t key;        /* runs heap_thread_exit */
+    sm_tcache_slot_t *free;     /* slots known to be free */
+    unsigned nassigned;       /* thread caches attached so far, for shard assignment */
+    pthread_key_t key;        /* runs tcache_thread_exit */
     bool key_ok;
-} heaps = {.lock = SM_LOCK_INITIALIZER};
+} tcaches = {.lock = SM_LOCK_INITIALIZER};
 
 /* A free slot with an unlocked robust mutex (not on the free list). */
-static void slot_init(sm_heap_slot_t *s)
+static void slot_init(sm_tcache_slot_t *s)
 {
     pthread_mutexattr_t attr;
     pthread_mutexattr_init(&attr);
     pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
     pthread_mutex_init(&s->alive, &attr);
     pthread_mutexattr_destroy(&attr);
-    s->heap = NULL;
+    s->tcache = NULL;
 }
 
 /* s's mutex is unlocked: onto the free list. */
-static void slot_free(sm_heap_slot_t *s)
+static void slot_free(sm_tcache_slot_t *s)
 {
-    s->heap = NULL;
-    s->next_free = heaps.free;
-    heaps.free = s;
+    s->tcache = NULL;
+    s->next_free = tcaches.free;
+    tcaches.free = s;
 }
 
-/* The heap of slot s if its thread is alive; NULL when the slot is free
+/* The thread cache of slot s if its thread is alive; NULL when the slot is free
  * or its thread died without retiring it (the slot is freed then). In a
  * fork child, the parent's other threads count as alive: their memory was
  * copied. pre: registry lock held. */
-static sm_heap_t *slot_heap(sm_heap_slot_t *s)
+static sm_tcache_t *slot_tcache(sm_tcache_slot_t *s)
 {
-    if (s->heap == NULL)
+    if (s->tcache == NULL)
         return NULL;
     int err = pthread_mutex_trylock(&s->alive);
     if (err == EBUSY)
-        return s->heap;
+        return s->tcache;
     if (err == EOWNERDEAD)
         pthread_mutex_consistent(&s->alive);
     if (err == 0 || err == EOWNERDEAD)
@@ -103,42 +103,42 @@ static sm_heap_t *slot_heap(sm_heap_slot_t *s)
  * walks the registry once, which frees the slots of dead threads, before
  * mapping another chunk: O(1) per thread, amortised. pre: registry lock
  * held. */
-static sm_heap_slot_t *slot_claim(sm_heap_t *h)
+static sm_tcache_slot_t *slot_claim(sm_tcache_t *h)
 {
-    slot_chunk_t *c = heaps.chunks;
-    if (heaps.free == NULL && (c == NULL || c->nslots == SLOTS_PER_CHUNK)) {
-        for (slot_chunk_t *w = heaps.chunks; w != NULL; w = w->next)
+    slot_chunk_t *c = tcaches.chunks;
+    if (tcaches.free == NULL && (c == NULL || c->nslots == SLOTS_PER_CHUNK)) {
+        for (slot_chunk_t *w = tcaches.chunks; w != NULL; w = w->next)
             for (unsigned i = 0; i < w->nslots; i++)
-                slot_heap(&w->slots[i]);
+                slot_tcache(&w->slots[i]);
     }
-    sm_heap_slot_t *s = heaps.free;
+    sm_tcache_slot_t *s = tcaches.free;
     if (s != NULL) {
-        heaps.free = s->next_free;
+        tcaches.free = s->next_free;
     } else {
         if (c == NULL || c->nslots == SLOTS_PER_CHUNK) {
             c = sm_os_map(SLOT_CHUNK_BYTES);
             if (c == NULL)
                 return NULL;
-            c->next = heaps.chunks;
-            heaps.chunks = c;
+            c->next = tcaches.chunks;
+            tcaches.chunks = c;
         }
         s = &c->slots[c->nslots++];
         slot_init(s);
     }
     pthread_mutex_lock(&s->alive);
-    s->heap = h;
+    s->tcache = h;
     return s;
 }
 
-/* Every registered heap of a live thread, as h (a for-loop header). */
-#define for_each_live_heap(c, i, h)                                    \
-    for (slot_chunk_t *c = heaps.chunks; c != NULL; c = c->next)      \
+/* Every registered thread cache of a live thread, as h (a for-loop header). */
+#define for_each_live_tcache(c, i, h)                                    \
+    for (slot_chunk_t *c = tcaches.chunks; c != NULL; c = c->next)      \
         for (unsigned i = 0; i < c->nslots; i++)                       \
-            if (((h) = slot_heap(&c->slots[i])) != NULL)
+            if (((h) = slot_tcache(&c->slots[i])) != NULL)
 
 /* In debug mode every bin has capacity 0: it stays empty and full (head
  * NULL, room 0), so every call takes the entry layer's slow path, which
- * hands it to the debug layer (heap.h). */
+ * hands it to the debug layer (tcache.h). */
 static unsigned bin_capacity(sm_cls_t cls)
 {
     if (sm_opt.debug)
@@ -167,7 +167,7 @@ static unsigned batch_blocks(sm_cls_t cls)
  * bins, instead of returning every block to its pool at exit and carving
  * it again, pool by pool and page fault by page fault, in the next thread
  * (bench/driver -w thread_churn). A legacy nobody adopts within a release
- * delay goes back to the pools (sm_heap_release_legacies, release.h), and
+ * delay goes back to the pools (sm_tcache_release_legacies, release.h), and
  * smalloc_collect() gives them all back. When every slot is taken, the
  * exiting thread's cache goes to the pools as before.
  *
@@ -191,8 +191,8 @@ static struct {
 } legacies = {.lock = SM_LOCK_INITIALIZER};
 
 #ifdef SMALLOC_TESTING
-unsigned sm_heap_legacy_slots = SM_LEGACY_SLOTS;
-#define LEGACY_SLOTS sm_heap_legacy_slots
+unsigned sm_tcache_legacy_slots = SM_LEGACY_SLOTS;
+#define LEGACY_SLOTS sm_tcache_legacy_slots
 #else
 #define LEGACY_SLOTS SM_LEGACY_SLOTS
 #endif
@@ -206,7 +206,7 @@ static bool bins_empty(const sm_block_t *const *head)
 }
 
 /* Move h's bins into a free legacy slot; false when none is free. */
-static bool legacy_leave(sm_heap_t *h)
+static bool legacy_leave(sm_tcache_t *h)
 {
     bool left = false;
     uint64_t now = sm_os_now_ms();
@@ -232,9 +232,9 @@ static bool legacy_leave(sm_heap_t *h)
     return left;
 }
 
-/* Give h, a new heap, the most recent legacy's bins and shard; false when
+/* Give h, a new thread cache, the most recent legacy's bins and shard; false when
  * there is none. */
-static bool legacy_adopt(sm_heap_t *h)
+static bool legacy_adopt(sm_tcache_t *h)
 {
     if (atomic_load_explicit(&legacies.nheld, memory_order_relaxed) == 0)
         return false;
@@ -290,18 +290,18 @@ static unsigned legacy_release(uint64_t now, uint64_t delay_ms)
     return n;
 }
 
-void sm_heap_release_legacies(uint64_t now_ms, uint64_t delay_ms)
+void sm_tcache_release_legacies(uint64_t now_ms, uint64_t delay_ms)
 {
     if (atomic_load_explicit(&legacies.nheld, memory_order_relaxed) != 0)
         legacy_release(now_ms, delay_ms);
 }
 
-bool sm_heap_has_legacies(void)
+bool sm_tcache_has_legacies(void)
 {
     return atomic_load_explicit(&legacies.nheld, memory_order_relaxed) != 0;
 }
 
-sm_lock_t *sm_heap_legacy_lock(void)
+sm_lock_t *sm_tcache_legacy_lock(void)
 {
     return &legacies.lock;
 }
@@ -319,7 +319,7 @@ static size_t legacy_cached_blocks(sm_cls_t cls)
 }
 
 /* Bins empty with their full capacity, or a legacy's; registered. */
-static void heap_start(sm_heap_t *h)
+static void tcache_start(sm_tcache_t *h)
 {
     for (sm_cls_t cls = 1; cls <= SM_NCLASSES; cls++) {
         h->head[cls] = NULL;
@@ -327,25 +327,25 @@ static void heap_start(sm_heap_t *h)
     }
     h->exit_calls = 0;
     bool adopted = !sm_opt.debug && legacy_adopt(h);
-    sm_lock(&heaps.lock);
-    /* Round-robin over the shards; the first heap (usually the main
+    sm_lock(&tcaches.lock);
+    /* Round-robin over the shards; the first thread cache (usually the main
      * thread's) gets shard 0. An adopted cache brings its own. */
     if (!adopted)
-        h->shard = heaps.nassigned++ % SM_SHARDS;
+        h->shard = tcaches.nassigned++ % SM_SHARDS;
     h->slot = slot_claim(h);
-    h->state = SM_HEAP_LIVE;
-    sm_unlock(&heaps.lock);
+    h->state = SM_TCACHE_LIVE;
+    sm_unlock(&tcaches.lock);
 }
 
 /* Give every cached block back to the pools; the bins end empty. Each chain
  * is detached from its bin before it is returned: another thread may fork
  * while this one is half way (blocked on a lock the fork holds), and the
- * child then flushes this heap again (sm_heap_fork_child); a chain still
+ * child then flushes this thread cache again (sm_tcache_fork_child); a chain still
  * on the bin would be freed twice there. Detached, the child only leaks
  * the blocks not returned yet. tests/stress forks under load to check it
  * (a chain freed twice aborts the child in free(): invalid pointer, about
  * 1 fork in 600). */
-static void heap_flush_all(sm_heap_t *h)
+static void tcache_flush_all(sm_tcache_t *h)
 {
     for (sm_cls_t cls = 1; cls <= SM_NCLASSES; cls++) {
         sm_block_t *chain = h->head[cls];
@@ -360,11 +360,11 @@ static void heap_flush_all(sm_heap_t *h)
  * which sends it to the pools. Called by h's thread, or in a fork child
  * for the parent's other threads (whose slot mutex the child re-creates:
  * only its owner could unlock it). */
-static void heap_retire(sm_heap_t *h)
+static void tcache_retire(sm_tcache_t *h)
 {
-    sm_lock(&heaps.lock);
+    sm_lock(&tcaches.lock);
     if (h->slot != NULL) {
-        if (h == &sm_heap)
+        if (h == &sm_tcache)
             pthread_mutex_unlock(&h->slot->alive);
         else
             slot_init(h->slot);
@@ -375,8 +375,8 @@ static void heap_retire(sm_heap_t *h)
         h->head[cls] = NULL;
         h->room[cls] = 0;
     }
-    h->state = SM_HEAP_DEAD;
-    sm_unlock(&heaps.lock);
+    h->state = SM_TCACHE_DEAD;
+    sm_unlock(&tcaches.lock);
 }
 
 /* Give every batch parked in the transfer cache back to the pools. */
@@ -393,10 +393,10 @@ static void transfer_drain(const char *func)
 
 /* The release policy on a slow path (release.h): a cache whose thread took
  * no slow path for a release delay is emptied, so it does not pin pools. */
-static void heap_release_tick(sm_heap_t *h)
+static void tcache_release_tick(sm_tcache_t *h)
 {
     if (sm_release_tick()) {
-        heap_flush_all(h);
+        tcache_flush_all(h);
         sm_release_poke();
     }
 }
@@ -405,44 +405,44 @@ static void heap_release_tick(sm_heap_t *h)
  * valid: they belong to pools, not to the thread. Other keys' destructors
  * may still allocate and free, in up to PTHREAD_DESTRUCTOR_ITERATIONS
  * rounds: the destructor re-arms itself and flushes the cache in each
- * round, and retires the heap in the last one, so the cache serves those
- * destructors and nothing stays in it. (A heap attached during the rounds
+ * round, and retires the thread cache in the last one, so the cache serves those
+ * destructors and nothing stays in it. (A thread cache attached during the rounds
  * counts late and may miss its last call: the registry copes, see above.)
  * Every later call, from libc's own clean-up, goes to the pools. */
-static void heap_thread_exit(void *arg)
+static void tcache_thread_exit(void *arg)
 {
-    sm_heap_t *h = arg;
-    if (h->state != SM_HEAP_LIVE)
+    sm_tcache_t *h = arg;
+    if (h->state != SM_TCACHE_LIVE)
         return;
     sm_large_cache_flush(true);
     if (bins_empty((const sm_block_t *const *)h->head) || !legacy_leave(h))
-        heap_flush_all(h);
-    if (++h->exit_calls < PTHREAD_DESTRUCTOR_ITERATIONS && pthread_setspecific(heaps.key, h) == 0)
+        tcache_flush_all(h);
+    if (++h->exit_calls < PTHREAD_DESTRUCTOR_ITERATIONS && pthread_setspecific(tcaches.key, h) == 0)
         return;
-    heap_retire(h);
+    tcache_retire(h);
     /* Parked batches and the legacy go back to the pools a release delay
      * after they were last used (release.h), even when no thread is left
      * to take them. */
     sm_release_poke();
 }
 
-int sm_heap_init(void)
+int sm_tcache_init(void)
 {
-    int err = pthread_key_create(&heaps.key, heap_thread_exit);
-    heaps.key_ok = (err == 0);
+    int err = pthread_key_create(&tcaches.key, tcache_thread_exit);
+    tcaches.key_ok = (err == 0);
     return err;
 }
 
-sm_heap_t *sm_heap_attach(void)
+sm_tcache_t *sm_tcache_attach(void)
 {
     /* Start-up may have allocated, and so attached this thread already. */
-    if (sm_heap.state != SM_HEAP_NEW)
-        return sm_heap.state == SM_HEAP_LIVE ? &sm_heap : NULL;
-    heap_start(&sm_heap);
+    if (sm_tcache.state != SM_TCACHE_NEW)
+        return sm_tcache.state == SM_TCACHE_LIVE ? &sm_tcache : NULL;
+    tcache_start(&sm_tcache);
     /* Live before pthread_setspecific, which may itself call malloc. */
-    if (heaps.key_ok)
-        pthread_setspecific(heaps.key, &sm_heap);
-    return &sm_heap;
+    if (tcaches.key_ok)
+        pthread_setspecific(tcaches.key, &sm_tcache);
+    return &sm_tcache;
 }
 
 static void *alloc_direct(sm_cls_t cls)
@@ -454,7 +454,7 @@ static void *alloc_direct(sm_cls_t cls)
     return b;
 }
 
-void *sm_heap_alloc_refill(sm_heap_t *h, sm_cls_t cls)
+void *sm_tcache_alloc_refill(sm_tcache_t *h, sm_cls_t cls)
 {
     if (h == NULL) {
         void *p = alloc_direct(cls);
@@ -466,7 +466,7 @@ void *sm_heap_alloc_refill(sm_heap_t *h, sm_cls_t cls)
     if (b == NULL) {
         /* Refill with one batch (half a bin): a parked one if there is one,
          * else from the pools. Keep one block for the caller. */
-        heap_release_tick(h);
+        tcache_release_tick(h);
         /* The tick may have started the release thread, and pthread_create
          * may have allocated, refilling this very bin. */
         b = h->head[cls];
@@ -480,12 +480,12 @@ void *sm_heap_alloc_refill(sm_heap_t *h, sm_cls_t cls)
             return NULL;
         h->room[cls] = (int8_t)(h->room[cls] - (int)got);
     }
-    return sm_heap_pop(h, cls, b);
+    return sm_tcache_pop(h, cls, b);
 }
 
 /* The bin is full: park its older half (one batch) in the transfer cache,
  * or give it back to the pools when no slot is free. */
-static void bin_flush_half(sm_heap_t *h, sm_cls_t cls)
+static void bin_flush_half(sm_tcache_t *h, sm_cls_t cls)
 {
     unsigned keep = batch_blocks(cls);
     sm_block_t *last = h->head[cls];
@@ -503,7 +503,7 @@ static void bin_flush_half(sm_heap_t *h, sm_cls_t cls)
 }
 
 /* Is b among the blocks of the bin? (At most its capacity to walk.) */
-static bool bin_holds(const sm_heap_t *h, sm_cls_t cls, const sm_block_t *b)
+static bool bin_holds(const sm_tcache_t *h, sm_cls_t cls, const sm_block_t *b)
 {
     for (const sm_block_t *f = h->head[cls]; f != NULL; f = sm_freelist_next(f))
         if (f == b)
@@ -511,7 +511,7 @@ static bool bin_holds(const sm_heap_t *h, sm_cls_t cls, const sm_block_t *b)
     return false;
 }
 
-void sm_heap_check_not_free(const sm_heap_t *h, sm_cls_t cls, sm_block_t *b, const char *func)
+void sm_tcache_check_not_free(const sm_tcache_t *h, sm_cls_t cls, sm_block_t *b, const char *func)
 {
     if (h->head[cls] == b)
         sm_fatal(func, b, "double free detected (block is at the head of the thread cache)");
@@ -526,19 +526,19 @@ void sm_heap_check_not_free(const sm_heap_t *h, sm_cls_t cls, sm_block_t *b, con
     /* A live block whose last word the program set to the mark. */
 }
 
-void sm_heap_free_flush(sm_cls_t cls, sm_block_t *b)
+void sm_tcache_free_flush(sm_cls_t cls, sm_block_t *b)
 {
-    sm_heap_t *h = &sm_heap;
+    sm_tcache_t *h = &sm_tcache;
     h->room[cls]++; /* the fast path's decrement */
-    sm_heap_check_not_free(h, cls, b, "free");
+    sm_tcache_check_not_free(h, cls, b, "free");
     sm_secure_on_free(b, cls, "free");
-    h = sm_heap_get();
+    h = sm_tcache_get();
     if (h == NULL) {
         sm_freelist_set_next(b, NULL);
         sm_pool_free_batch(cls, b, "free");
         return;
     }
-    heap_release_tick(h);
+    tcache_release_tick(h);
     if (h->room[cls] == 0)
         bin_flush_half(h, cls);
     sm_freelist_set_mark(b, cls, SM_FREED_MARK);
@@ -548,49 +548,49 @@ void sm_heap_free_flush(sm_cls_t cls, sm_block_t *b)
     sm_release_poke(); /* what the flush freed or parked waits for release */
 }
 
-void sm_heap_collect(void)
+void sm_tcache_collect(void)
 {
-    if (sm_heap.state == SM_HEAP_LIVE)
-        heap_flush_all(&sm_heap);
+    if (sm_tcache.state == SM_TCACHE_LIVE)
+        tcache_flush_all(&sm_tcache);
     legacy_release(sm_os_now_ms(), 0);
     transfer_drain("smalloc_collect");
     sm_arena_release_all(); /* and the pages of every free pool (arena.h) */
 }
 
-size_t sm_heap_cached_blocks(sm_cls_t cls)
+size_t sm_tcache_cached_blocks(sm_cls_t cls)
 {
     size_t n = sm_transfer_parked_blocks(cls, batch_blocks(cls)) + legacy_cached_blocks(cls);
-    sm_heap_t *h;
-    sm_lock(&heaps.lock);
-    for_each_live_heap(c, i, h)
-        n += bin_capacity(cls) - (unsigned)__atomic_load_n(&h->room[cls], __ATOMIC_RELAXED); /* plain field: heap.h */
-    sm_unlock(&heaps.lock);
+    sm_tcache_t *h;
+    sm_lock(&tcaches.lock);
+    for_each_live_tcache(c, i, h)
+        n += bin_capacity(cls) - (unsigned)__atomic_load_n(&h->room[cls], __ATOMIC_RELAXED); /* plain field: tcache.h */
+    sm_unlock(&tcaches.lock);
     return n;
 }
 
-sm_lock_t *sm_heap_registry_lock(void)
+sm_lock_t *sm_tcache_registry_lock(void)
 {
-    return &heaps.lock;
+    return &tcaches.lock;
 }
 
 /* In the child only the forking thread survives: the other threads' caches
  * go back to the pools (every lock is re-created already). Its own slot is
  * re-created and locked again: the parent's thread owned it, and glibc
  * starts the child's list of robust mutexes empty. */
-void sm_heap_fork_child(void)
+void sm_tcache_fork_child(void)
 {
-    sm_heap_t *self = &sm_heap;
+    sm_tcache_t *self = &sm_tcache;
     if (self->slot != NULL) {
         slot_init(self->slot);
         pthread_mutex_lock(&self->slot->alive);
-        self->slot->heap = self;
+        self->slot->tcache = self;
     }
-    for (slot_chunk_t *c = heaps.chunks; c != NULL; c = c->next) {
+    for (slot_chunk_t *c = tcaches.chunks; c != NULL; c = c->next) {
         for (unsigned i = 0; i < c->nslots; i++) {
-            sm_heap_t *h = slot_heap(&c->slots[i]);
+            sm_tcache_t *h = slot_tcache(&c->slots[i]);
             if (h != NULL && h != self) {
-                heap_flush_all(h);
-                heap_retire(h);
+                tcache_flush_all(h);
+                tcache_retire(h);
             }
         }
     }

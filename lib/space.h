@@ -24,7 +24,7 @@
  *   (p % 4096) * test[cls].mul mod 2^32 < test[cls].limit
  *                         else not a block start of cls, or class 0: a
  *                         slow path decides between foreign and invalid
- *                         with the slot bitmap (sm_arena_map_contains).
+ *                         with the slot bitmap (sm_space_contains).
  * The test is exact division by multiplication ("faster remainder by
  * direct computation", Lemire, Kaser and Kurz 2019): with mul =
  * ceil(2^32 / size), the product is j * e (e = mul * size - 2^32 < size)
@@ -44,8 +44,8 @@
  * entry while it is written. (An atomic load here would cost the fast path
  * an instruction: GCC does not fold it into an address.)
  */
-#ifndef SM_ARENA_MAP_H
-#define SM_ARENA_MAP_H
+#ifndef SM_SPACE_H
+#define SM_SPACE_H
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -66,66 +66,66 @@ typedef struct sm_block_test {
 
 /* One object, so that the free fast path finds the test and the pool's
  * class from one address. */
-typedef struct sm_arena_map {
+typedef struct sm_space {
     uintptr_t base; /* start of the range; written once by start-up */
     uintptr_t size; /* SM_SPACE_SIZE once start-up picked base, 0 before */
     sm_block_test_t test[SM_NCLASSES + 1];
     uint8_t pool_cls[SM_SPACE_POOLS];
-} sm_arena_map_t;
+} sm_space_t;
 
-extern sm_hidden sm_arena_map_t sm_g_arena_map;
+extern sm_hidden sm_space_t sm_g_space;
 
 /* The class pool_cls[] gives for a, or SM_CLASS_NONE when a is outside the
  * range. */
-static sm_always_inline sm_cls_t sm_arena_map_class(uintptr_t a)
+static sm_always_inline sm_cls_t sm_space_class(uintptr_t a)
 {
-    uintptr_t d = a - sm_g_arena_map.base;
-    if (sm_unlikely(d >= sm_g_arena_map.size))
+    uintptr_t d = a - sm_g_space.base;
+    if (sm_unlikely(d >= sm_g_space.size))
         return SM_CLASS_NONE;
-    return sm_g_arena_map.pool_cls[d >> SM_POOL_SHIFT];
+    return sm_g_space.pool_cls[d >> SM_POOL_SHIFT];
 }
 
-static sm_always_inline uint32_t sm_arena_map_product(uintptr_t a, sm_cls_t cls)
+static sm_always_inline uint32_t sm_space_product(uintptr_t a, sm_cls_t cls)
 {
-    return (uint32_t)(a & (SM_POOL_SIZE - 1)) * sm_g_arena_map.test[cls].mul;
+    return (uint32_t)(a & (SM_POOL_SIZE - 1)) * sm_g_space.test[cls].mul;
 }
 
 /* Does a start a block, given that its pool serves cls? */
-static sm_always_inline bool sm_arena_map_is_block_start(uintptr_t a, sm_cls_t cls)
+static sm_always_inline bool sm_space_is_block_start(uintptr_t a, sm_cls_t cls)
 {
-    return sm_arena_map_product(a, cls) < sm_g_arena_map.test[cls].limit;
+    return sm_space_product(a, cls) < sm_g_space.test[cls].limit;
 }
 
 /* The index of the block of class cls containing a, in its pool. */
-static inline uint32_t sm_arena_map_block_index(uintptr_t a, sm_cls_t cls)
+static inline uint32_t sm_space_block_index(uintptr_t a, sm_cls_t cls)
 {
-    return (uint32_t)(((uint64_t)(a & (SM_POOL_SIZE - 1)) * sm_g_arena_map.test[cls].mul) >> 32);
+    return (uint32_t)(((uint64_t)(a & (SM_POOL_SIZE - 1)) * sm_g_space.test[cls].mul) >> 32);
 }
 
 /* Is a inside one of libsmalloc's arenas? (Slow paths: a bitmap of slots.) */
-sm_hidden bool sm_arena_map_contains(uintptr_t a);
+sm_hidden bool sm_space_contains(uintptr_t a);
 
 /* Start-up: pick the range and fill the block tests. With debug (the
  * runtime debug mode, debug.h), every offset passes the test of a class,
  * so that debug pointers (a block start + 64) reach the free slow path
  * (sm_free_slow, free.c). */
-sm_hidden void sm_arena_map_init(bool debug);
+sm_hidden void sm_space_init(bool debug);
 
 /* Map an arena (SM_ARENA_SIZE, zeroed) into the lowest free slot; NULL
  * when the OS refuses memory or the range has no slot left
- * (sm_arena_map_full() tells which). */
-sm_hidden void *sm_arena_map_new_arena(void);
+ * (sm_space_full() tells which). */
+sm_hidden void *sm_space_new_arena(void);
 
-/* Unmap an arena made by sm_arena_map_new_arena; its slot is free again.
+/* Unmap an arena made by sm_space_new_arena; its slot is free again.
  * pre: no pool of it serves a class. */
-sm_hidden void sm_arena_map_unmap_arena(void *arena);
+sm_hidden void sm_space_unmap_arena(void *arena);
 
 /* The pool at pool_base serves cls from now on (SM_CLASS_NONE: no class).
  * pre: the pool holds no block. */
-sm_hidden void sm_arena_map_set_class(const void *pool_base, sm_cls_t cls);
+sm_hidden void sm_space_set_class(const void *pool_base, sm_cls_t cls);
 
-/* Did the last sm_arena_map_new_arena() find the range out of slots? (Then
- * small requests go to the system malloc, heap.c.) */
-sm_hidden bool sm_arena_map_full(void);
+/* Did the last sm_space_new_arena() find the range out of slots? (Then
+ * small requests go to the system malloc, tcache.c.) */
+sm_hidden bool sm_space_full(void);
 
 #endif

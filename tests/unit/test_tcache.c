@@ -6,7 +6,7 @@
  * TLS destructors still allocate; a fork child gets the other threads'
  * cached blocks back.
  *
- * The bin capacity is heap.c's rule, restated here so that a change to it
+ * The bin capacity is tcache.c's rule, restated here so that a change to it
  * is a visible decision: SM_BIN_BYTES / class size, clamped to
  * [SM_BIN_MIN_BLOCKS, SM_BIN_MAX_BLOCKS], rounded down to even; a batch is
  * half of it.
@@ -23,9 +23,9 @@
 #include <smalloc.h>
 
 #include "arena.h"
-#include "arena_map.h"
+#include "space.h"
 #include "fork.h"
-#include "heap.h"
+#include "tcache.h"
 #include "os.h"
 #include "pool.h"
 #include "size_class.h"
@@ -43,7 +43,7 @@ static unsigned capacity(unsigned cls)
     return (unsigned)n & ~1u;
 }
 
-static unsigned bin_count(const sm_heap_t *h, unsigned cls)
+static unsigned bin_count(const sm_tcache_t *h, unsigned cls)
 {
     unsigned n = 0;
     for (const sm_block_t *b = h->head[cls]; b != NULL; b = sm_freelist_next(b))
@@ -54,7 +54,7 @@ static unsigned bin_count(const sm_heap_t *h, unsigned cls)
 static void refill_thread(void *arg)
 {
     unsigned shard = *(unsigned *)arg;
-    sm_heap_t *h = sm_heap_get();
+    sm_tcache_t *h = sm_tcache_get();
     static void *held[2 * SM_BIN_MAX_BLOCKS];
     for (unsigned cls = 1; cls <= SM_NCLASSES; cls++) {
         size_t size = sm_class_size(cls);
@@ -104,7 +104,7 @@ static void refill_thread(void *arg)
     }
 }
 
-Test(heap, refill_takes_half_a_bin_and_carves_only_that)
+Test(tcache, refill_takes_half_a_bin_and_carves_only_that)
 {
     if (SM_SECURE)
         cr_skip_test("the hardened build links a new pool's blocks at once, in a random order");
@@ -115,7 +115,7 @@ Test(heap, refill_takes_half_a_bin_and_carves_only_that)
 static void flush_thread(void *arg)
 {
     (void)arg;
-    sm_heap_t *h = sm_heap_get();
+    sm_tcache_t *h = sm_tcache_get();
     static void *held[2 * SM_BIN_MAX_BLOCKS + 1];
     for (unsigned cls = 1; cls <= SM_NCLASSES; cls++) {
         size_t size = sm_class_size(cls);
@@ -142,7 +142,7 @@ static void flush_thread(void *arg)
     }
 }
 
-Test(heap, full_bin_parks_its_older_half)
+Test(tcache, full_bin_parks_its_older_half)
 {
     unsigned shard = clean_shard();
     clean_shard_run(shard, flush_thread, NULL);
@@ -169,7 +169,7 @@ static void producer_thread(void *arg)
 static void consumer_thread(void *arg)
 {
     struct handoff *ho = arg;
-    sm_heap_t *h = sm_heap_get();
+    sm_tcache_t *h = sm_tcache_get();
     for (unsigned i = 0; i < ho->n; i++) {
         smalloc_free(ho->blocks[i]);
         cr_assert_eq(h->head[ho->cls], ho->blocks[i], "block %u freed by another thread is not in this thread's bin", i);
@@ -179,17 +179,17 @@ static void consumer_thread(void *arg)
     cr_assert_geq(ho->pools[0]->nused, ho->n, "pool nused %u", ho->pools[0]->nused);
 }
 
-Test(heap, free_from_another_thread_goes_to_its_bin_and_exit_flushes)
+Test(tcache, free_from_another_thread_goes_to_its_bin_and_exit_flushes)
 {
     struct handoff ho = {.shard = clean_shard(), .cls = 11, .n = 40};
-    size_t cached0 = sm_heap_cached_blocks(ho.cls); /* the main thread's bin, if any */
+    size_t cached0 = sm_tcache_cached_blocks(ho.cls); /* the main thread's bin, if any */
     clean_shard_run(ho.shard, producer_thread, &ho);
     /* The producer exited: its bin (the rest of its batch) went back. */
     sm_pool_t *pool = ho.pools[0];
     for (unsigned i = 0; i < ho.n; i++)
         cr_assert_eq(ho.pools[i], pool, "one pool serves the 40 blocks of class 11 (42 per pool)");
     cr_assert_eq(pool->nused, ho.n, "after the producer's exit its pool has %u blocks out, want %u", pool->nused, ho.n);
-    cr_assert_eq(sm_heap_cached_blocks(ho.cls), cached0, "blocks of class %u still cached", ho.cls);
+    cr_assert_eq(sm_tcache_cached_blocks(ho.cls), cached0, "blocks of class %u still cached", ho.cls);
     clean_shard_run(ho.shard, consumer_thread, &ho);
     /* The consumer exited too: every block is back and the pool is empty. */
     cr_assert_eq(pool->nused, 0, "pool nused %u after both threads exited", pool->nused);
@@ -197,7 +197,7 @@ Test(heap, free_from_another_thread_goes_to_its_bin_and_exit_flushes)
 }
 
 /* fork: the child has one thread; the other threads' caches go back to the
- * pools there (heap.c, sm_heap_fork_child). */
+ * pools there (tcache.c, sm_tcache_fork_child). */
 struct forked {
     unsigned shard;
     unsigned cls;
@@ -249,7 +249,7 @@ static void fork_child_check(void *arg)
     _exit(0);
 }
 
-Test(heap, fork_child_returns_other_threads_caches)
+Test(tcache, fork_child_returns_other_threads_caches)
 {
     struct forked f = {.shard = clean_shard(), .cls = 11, .lock = PTHREAD_MUTEX_INITIALIZER,
                        .cond = PTHREAD_COND_INITIALIZER};
@@ -291,15 +291,15 @@ struct late {
 static void late_destructor(void *arg)
 {
     struct late *l = arg;
-    l->heap_in_round[l->rounds++] = sm_heap_get() != NULL;
+    l->heap_in_round[l->rounds++] = sm_tcache_get() != NULL;
     if (l->rounds < PTHREAD_DESTRUCTOR_ITERATIONS) {
         free(smalloc_malloc(40));
         pthread_setspecific(l->key, l); /* again in the next round */
         return;
     }
-    l->heap_gone = sm_heap_get() == NULL;
+    l->heap_gone = sm_tcache_get() == NULL;
     void *p = smalloc_malloc(40);
-    l->in_arena = p != NULL && sm_arena_map_contains((uintptr_t)p);
+    l->in_arena = p != NULL && sm_space_contains((uintptr_t)p);
     if (!l->in_arena)
         return;
     memset(p, 0x42, 40);
@@ -323,7 +323,7 @@ static void *late_thread(void *arg)
     return NULL;
 }
 
-Test(heap, allocation_after_the_heap_is_gone_goes_to_the_pools)
+Test(tcache, allocation_after_the_heap_is_gone_goes_to_the_pools)
 {
     struct late l = {0};
     free(smalloc_malloc(16)); /* the heap's thread-exit key exists before ours */
@@ -345,7 +345,7 @@ Test(heap, allocation_after_the_heap_is_gone_goes_to_the_pools)
  *
  * The fork is _Fork(), which runs no atfork handlers (fork() would wait for
  * the lock the test holds); the child runs init.c's child handlers itself,
- * in their order. Regression test for heap_flush_all (found by
+ * in their order. Regression test for tcache_flush_all (found by
  * tests/stress: 1 fork child in 600 aborted in free(): invalid pointer). */
 struct midflush {
     unsigned s1, s2, cls;
@@ -390,10 +390,10 @@ static unsigned nused_locked(unsigned shard, unsigned cls, const sm_pool_t *pool
     return n;
 }
 
-Test(heap, fork_during_an_exit_flush_frees_nothing_twice)
+Test(tcache, fork_during_an_exit_flush_frees_nothing_twice)
 {
     struct midflush m = {.cls = 11};
-    sm_heap_legacy_slots = 0; /* the exiting thread flushes its own cache */
+    sm_tcache_legacy_slots = 0; /* the exiting thread flushes its own cache */
     m.s1 = clean_shard();
     m.s2 = clean_shard_except(m.s1);
     unsigned batch = capacity(m.cls) / 2;
@@ -435,7 +435,7 @@ Test(heap, fork_during_an_exit_flush_frees_nothing_twice)
     /* In the parent the flush completed: both pools are empty again. */
     cr_assert_eq(m.p1->nused, 0, "s1 pool nused %u after the exit", m.p1->nused);
     cr_assert_eq(m.p2->nused, 0, "s2 pool nused %u after the exit", m.p2->nused);
-    sm_heap_legacy_slots = SM_LEGACY_SLOTS;
+    sm_tcache_legacy_slots = SM_LEGACY_SLOTS;
 }
 
 /* An exiting thread leaves its bins to the next thread to start, which
@@ -461,22 +461,22 @@ static void *leave_thread(void *arg)
 static void *adopt_thread(void *arg)
 {
     struct legacy_run *r = arg;
-    sm_heap_t *h = sm_heap_get();
+    sm_tcache_t *h = sm_tcache_get();
     r->cached_at_start = bin_count(h, r->cls);
     r->got = smalloc_malloc(sm_class_size(r->cls));
     smalloc_free(r->got);
     return NULL;
 }
 
-Test(heap, an_exited_threads_cache_goes_to_the_next_thread)
+Test(tcache, an_exited_threads_cache_goes_to_the_next_thread)
 {
     struct legacy_run r = {.cls = 21};
     release_legacies();
     pthread_t t;
     cr_assert_eq(pthread_create(&t, NULL, leave_thread, &r), 0);
     cr_assert_eq(pthread_join(t, NULL), 0);
-    cr_assert(sm_heap_has_legacies(), "the exited thread left no cache");
-    size_t cached = sm_heap_cached_blocks(r.cls);
+    cr_assert(sm_tcache_has_legacies(), "the exited thread left no cache");
+    size_t cached = sm_tcache_cached_blocks(r.cls);
     cr_assert_geq(cached, 8, "its 8 freed blocks count as cached: %zu", cached);
     cr_assert_eq(pthread_create(&t, NULL, adopt_thread, &r), 0);
     cr_assert_eq(pthread_join(t, NULL), 0);
@@ -486,7 +486,7 @@ Test(heap, an_exited_threads_cache_goes_to_the_next_thread)
         reused |= r.got == r.freed[i];
     cr_assert(reused, "the next thread's malloc did not come from the adopted cache");
     /* That thread left it again; a release round a delay later returns it. */
-    cr_assert(sm_heap_has_legacies());
-    sm_heap_release_legacies(sm_os_now_ms() + 10 * 1000, 1000);
-    cr_assert(!sm_heap_has_legacies(), "a cache left a delay ago is still held");
+    cr_assert(sm_tcache_has_legacies());
+    sm_tcache_release_legacies(sm_os_now_ms() + 10 * 1000, 1000);
+    cr_assert(!sm_tcache_has_legacies(), "a cache left a delay ago is still held");
 }

@@ -1,16 +1,16 @@
 /*
- * The arena space (see arena_map.h): picking the range, its slots, the
+ * The arena space (see space.h): picking the range, its slots, the
  * pool classes and the block-start tests.
  *
  * Slots are claimed and released with atomic OR/AND on two bitmaps, so
  * shards map arenas without a common lock (and fork has nothing to reset):
  *   taken  the slot holds one of our arenas, or something else was mapped
  *          there when we tried (such a slot stays taken);
- *   ours   the slot holds one of our arenas (sm_arena_map_contains).
+ *   ours   the slot holds one of our arenas (sm_space_contains).
  */
 #include <errno.h>
 
-#include "arena_map.h"
+#include "space.h"
 #include "os.h"
 #include "size_class.h"
 
@@ -23,7 +23,7 @@
  * full (a kernel that ignores MAP_FIXED_NOREPLACE refuses every slot). */
 #define BLOCKED_MAX 64
 
-sm_arena_map_t sm_g_arena_map;
+sm_space_t sm_g_space;
 
 static _Atomic uint64_t taken[SLOT_WORDS];
 static _Atomic uint64_t ours[SLOT_WORDS];
@@ -31,12 +31,12 @@ static atomic_bool full;
 
 static size_t slot_of(uintptr_t a)
 {
-    return (a - sm_g_arena_map.base) >> SM_ARENA_SHIFT;
+    return (a - sm_g_space.base) >> SM_ARENA_SHIFT;
 }
 
-bool sm_arena_map_contains(uintptr_t a)
+bool sm_space_contains(uintptr_t a)
 {
-    if (a - sm_g_arena_map.base >= sm_g_arena_map.size)
+    if (a - sm_g_space.base >= sm_g_space.size)
         return false;
     size_t slot = slot_of(a);
     uint64_t word = atomic_load_explicit(&ours[slot / 64], memory_order_acquire);
@@ -63,19 +63,19 @@ static uintptr_t pick_base(void)
     return found != 0 ? found : base;
 }
 
-void sm_arena_map_init(bool debug)
+void sm_space_init(bool debug)
 {
     for (sm_cls_t cls = 1; cls <= SM_NCLASSES; cls++) {
         uint32_t size = (uint32_t)sm_class_size(cls);
         uint32_t mul = (uint32_t)((((uint64_t)1 << 32) + size - 1) / size);
         uint32_t e = (uint32_t)((uint64_t)mul * size - ((uint64_t)1 << 32));
-        sm_block_test_t *t = &sm_g_arena_map.test[cls];
+        sm_block_test_t *t = &sm_g_space.test[cls];
         t->mul = debug ? 0 : mul;
         t->limit = debug ? 1 : (sm_class_nblocks(cls) - 1) * e + 1;
     }
     /* test[SM_CLASS_NONE] stays {0, 0}: no product is below 0. */
-    sm_g_arena_map.base = pick_base();
-    sm_g_arena_map.size = SM_SPACE_SIZE;
+    sm_g_space.base = pick_base();
+    sm_g_space.size = SM_SPACE_SIZE;
 }
 
 /* Claim the lowest slot not taken; SM_SPACE_SLOTS when none is left. */
@@ -99,13 +99,13 @@ static void release_slot(_Atomic uint64_t *bitmap, size_t slot)
                               memory_order_release);
 }
 
-void *sm_arena_map_new_arena(void)
+void *sm_space_new_arena(void)
 {
     for (int blocked = 0; blocked < BLOCKED_MAX; blocked++) {
         size_t slot = claim_slot();
         if (slot == SM_SPACE_SLOTS)
             break;
-        void *arena = (void *)(sm_g_arena_map.base + slot * SM_ARENA_SIZE);
+        void *arena = (void *)(sm_g_space.base + slot * SM_ARENA_SIZE);
         int err = sm_os_map_at(arena, SM_ARENA_SIZE);
         if (err == 0) {
             atomic_fetch_or_explicit(&ours[slot / 64], (uint64_t)1 << (slot % 64),
@@ -123,7 +123,7 @@ void *sm_arena_map_new_arena(void)
     return NULL;
 }
 
-void sm_arena_map_unmap_arena(void *arena)
+void sm_space_unmap_arena(void *arena)
 {
     size_t slot = slot_of((uintptr_t)arena);
     release_slot(ours, slot);
@@ -131,13 +131,13 @@ void sm_arena_map_unmap_arena(void *arena)
     release_slot(taken, slot); /* only now: the slot may be mapped again */
 }
 
-void sm_arena_map_set_class(const void *pool_base, sm_cls_t cls)
+void sm_space_set_class(const void *pool_base, sm_cls_t cls)
 {
-    uintptr_t d = (uintptr_t)pool_base - sm_g_arena_map.base;
-    sm_g_arena_map.pool_cls[d >> SM_POOL_SHIFT] = (uint8_t)cls;
+    uintptr_t d = (uintptr_t)pool_base - sm_g_space.base;
+    sm_g_space.pool_cls[d >> SM_POOL_SHIFT] = (uint8_t)cls;
 }
 
-bool sm_arena_map_full(void)
+bool sm_space_full(void)
 {
     return atomic_load_explicit(&full, memory_order_relaxed);
 }

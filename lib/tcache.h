@@ -1,9 +1,9 @@
 /*
- * Threads: a per-thread cache of free blocks ("heap") in front of the
- * central pools, in the manner of tcmalloc, jemalloc's tcache and glibc's
- * tcache.
+ * Thread caches (tcache): a per-thread cache of free blocks in front of
+ * the central pools, in the manner of tcmalloc, jemalloc's tcache and
+ * glibc's tcache.
  *
- *   thread A heap          thread B heap
+ *   thread A tcache        thread B tcache
  *   head[cls], room[cls]   head[cls], room[cls]
  *        |  refill / flush in batches  |
  *        v  (class lock)               v
@@ -25,16 +25,16 @@
  * pool/arena policy under a lock, which is what keeps memory low. The cost
  * is one lock per half bin on the slow path.
  *
- * Each thread's heap is a thread-local variable (initial-exec TLS), so
+ * Each thread's thread cache is a thread-local variable (initial-exec TLS), so
  * the fast paths reach a bin with one load of the TLS offset. A thread
- * starts with its heap zeroed (state SM_HEAP_NEW): every bin empty and full
+ * starts with its thread cache zeroed (state SM_TCACHE_NEW): every bin empty and full
  * (head NULL, room 0), so its first malloc and first free land in the slow
- * path, which attaches the heap. On thread exit the heap is flushed in
+ * path, which attaches the thread cache. On thread exit the thread cache is flushed in
  * each round of TSD destructors (other keys' destructors may allocate and
- * free through it meanwhile) and, in the last round, becomes SM_HEAP_DEAD,
+ * free through it meanwhile) and, in the last round, becomes SM_TCACHE_DEAD,
  * bins zeroed again, which sends every later call (libc's own clean-up)
- * straight to the pools. Attached heaps are found through a registry
- * (heap.c) that outlives their threads' TLS: statistics read them, a fork
+ * straight to the pools. Attached thread caches are found through a registry
+ * (tcache.c) that outlives their threads' TLS: statistics read them, a fork
  * child flushes them.
  *
  * The TLS costs 656 bytes per thread (readelf -l: the TLS segment; 8 of them
@@ -44,8 +44,8 @@
  * TLS surplus (Python's ctypes.CDLL of it works on Debian 12), which a
  * process that has used the surplus up would refuse.
  */
-#ifndef SM_HEAP_H
-#define SM_HEAP_H
+#ifndef SM_TCACHE_H
+#define SM_TCACHE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -57,37 +57,37 @@
 #include "lock.h"
 #include "secure.h"
 
-enum sm_heap_state { SM_HEAP_NEW = 0, SM_HEAP_LIVE, SM_HEAP_DEAD };
+enum sm_tcache_state { SM_TCACHE_NEW = 0, SM_TCACHE_LIVE, SM_TCACHE_DEAD };
 
 /* A bin is head[cls] and room[cls]: two arrays rather than an array of
  * pairs, so that both are reached with a scaled index and the fast path
  * needs no multiply-and-add to find its bin. room is a signed byte: free
  * decrements it and tests the sign in one instruction pair (subb; js), and
  * bins hold at most SM_BIN_MAX_BLOCKS (126) blocks. room stays a plain
- * byte, read by statistics with __atomic_load_n (sm_heap_cached_blocks):
+ * byte, read by statistics with __atomic_load_n (sm_tcache_cached_blocks):
  * as an _Atomic, the free fast path's decrement would be a load and a
  * store instead of one subb (callgrind counts it, bench/callgrind.sh). */
-typedef struct sm_heap {
+typedef struct sm_tcache {
     sm_block_t *head[SM_NCLASSES + 1]; /* free blocks of each class, LIFO */
     int8_t room[SM_NCLASSES + 1];      /* blocks that may still be pushed: capacity - cached;
                                         * written by the owner only, plain (see above) */
-    uint8_t state;                     /* enum sm_heap_state */
+    uint8_t state;                     /* enum sm_tcache_state */
     unsigned shard;                    /* central shard its refills come from */
     uint8_t exit_calls;                /* thread-exit destructor calls so far */
-    struct sm_heap_slot *slot;         /* its registry entry (heap.c), or NULL */
-} sm_heap_t;
+    struct sm_tcache_slot *slot;         /* its registry entry (tcache.c), or NULL */
+} sm_tcache_t;
 
-/* The calling thread's heap. */
-extern sm_hidden sm_tls sm_heap_t sm_heap;
+/* The calling thread's thread cache. */
+extern sm_hidden sm_tls sm_tcache_t sm_tcache;
 
 /* The thread cache's part of the slow paths; the fast paths themselves
  * and the routing around these (start-up, debug mode, the system malloc)
  * are the entry layer's (alloc.h, free.h). Runtime debug mode
- * (SMALLOC_DEBUG=1) never reaches them: its heaps have bins of capacity 0
+ * (SMALLOC_DEBUG=1) never reaches them: its thread caches have bins of capacity 0
  * (head NULL, room 0), so every small malloc and free lands in the entry
  * layer's slow path, which hands it to the debug layer.
  *
- * alloc_refill: a block of class cls for the calling thread, whose heap h
+ * alloc_refill: a block of class cls for the calling thread, whose thread cache h
  * is NULL once the thread has exited (then straight from the pools). The
  * bin is refilled with a batch from the transfer cache or the pools. NULL
  * when the pools have no block and no arena can be mapped; errno is left
@@ -95,20 +95,20 @@ extern sm_hidden sm_tls sm_heap_t sm_heap;
  *
  * free_flush: b, a block of class cls, freed by the calling thread when the
  * fast path found its bin full or b possibly free; entered with room[cls]
- * already decremented. Aborts on a double free (sm_heap_check_not_free),
+ * already decremented. Aborts on a double free (sm_tcache_check_not_free),
  * flushes half of a full bin, pushes b. */
-sm_hidden void *sm_heap_alloc_refill(sm_heap_t *h, sm_cls_t cls);
-sm_hidden void sm_heap_free_flush(sm_cls_t cls, sm_block_t *b);
+sm_hidden void *sm_tcache_alloc_refill(sm_tcache_t *h, sm_cls_t cls);
+sm_hidden void sm_tcache_free_flush(sm_cls_t cls, sm_block_t *b);
 
 /* Abort with "<func>(): double free detected ..." when b, a block start of
  * class cls, is free: at the head of h's bin, or, when it carries the freed
  * mark (freelist.h), anywhere in h's bin, in the transfer cache or in its
  * pool's free list. Returns when b is live. */
-sm_hidden void sm_heap_check_not_free(const sm_heap_t *h, sm_cls_t cls, sm_block_t *b,
+sm_hidden void sm_tcache_check_not_free(const sm_tcache_t *h, sm_cls_t cls, sm_block_t *b,
                                       const char *func) sm_cold;
 
 /* Take b, the head of h's bin of class cls, off the bin. */
-static sm_always_inline void *sm_heap_pop(sm_heap_t *h, sm_cls_t cls, sm_block_t *b)
+static sm_always_inline void *sm_tcache_pop(sm_tcache_t *h, sm_cls_t cls, sm_block_t *b)
 {
     sm_secure_slot_t live = sm_secure_check_block(b, cls); /* hardened build (secure.h) */
     h->head[cls] = sm_freelist_next(b);
@@ -120,56 +120,56 @@ static sm_always_inline void *sm_heap_pop(sm_heap_t *h, sm_cls_t cls, sm_block_t
 
 /* Push b, a live block of class cls, on the calling thread's bin. pre: the
  * bin has room and b is not its head (sm_free_small, free.h, tests). */
-static sm_always_inline void sm_heap_push(sm_cls_t cls, sm_block_t *b)
+static sm_always_inline void sm_tcache_push(sm_cls_t cls, sm_block_t *b)
 {
     sm_secure_on_free(b, cls, "free");
     sm_freelist_set_mark(b, cls, SM_FREED_MARK);
-    sm_freelist_set_next(b, sm_heap.head[cls]);
-    sm_heap.head[cls] = b;
+    sm_freelist_set_next(b, sm_tcache.head[cls]);
+    sm_tcache.head[cls] = b;
 }
 
-/* Attach the calling thread's heap (its first call); NULL when the
- * thread has exited. Called by sm_heap_get only. pre: start-up done or
+/* Attach the calling thread's thread cache (its first call); NULL when the
+ * thread has exited. Called by sm_tcache_get only. pre: start-up done or
  * running in this thread (the entry layer starts it). */
-sm_hidden sm_heap_t *sm_heap_attach(void) sm_noinline;
+sm_hidden sm_tcache_t *sm_tcache_attach(void) sm_noinline;
 
-/* The calling thread's heap, attached if needed; NULL when the thread has
- * exited. pre: as sm_heap_attach. */
-static sm_always_inline sm_heap_t *sm_heap_get(void)
+/* The calling thread's thread cache, attached if needed; NULL when the thread has
+ * exited. pre: as sm_tcache_attach. */
+static sm_always_inline sm_tcache_t *sm_tcache_get(void)
 {
-    if (sm_unlikely(sm_heap.state != SM_HEAP_LIVE))
-        return sm_heap_attach();
-    return &sm_heap;
+    if (sm_unlikely(sm_tcache.state != SM_TCACHE_LIVE))
+        return sm_tcache_attach();
+    return &sm_tcache;
 }
 
 /* Give the calling thread's cached blocks and every parked batch back to
  * the pools, so that arenas left empty are returned (smalloc_collect). */
-sm_hidden void sm_heap_collect(void);
+sm_hidden void sm_tcache_collect(void);
 
 /* Blocks of class cls cached by all live threads and parked in the
  * transfer cache (approximate while threads run). */
-sm_hidden size_t sm_heap_cached_blocks(sm_cls_t cls);
+sm_hidden size_t sm_tcache_cached_blocks(sm_cls_t cls);
 
 /* Process start-up: the thread-exit key. Returns 0 or an errno. */
-sm_hidden int sm_heap_init(void);
+sm_hidden int sm_tcache_init(void);
 
 /* The registry lock, for the lock table (fork.h). */
-sm_hidden sm_lock_t *sm_heap_registry_lock(void);
+sm_hidden sm_lock_t *sm_tcache_registry_lock(void);
 
-/* Caches left by exited threads for the next thread to adopt (heap.c):
+/* Caches left by exited threads for the next thread to adopt (tcache.c):
  * those left at least delay_ms before now_ms go back to the pools (a
  * release round, release.h); an unlocked peek; their lock (fork.c). */
-sm_hidden void sm_heap_release_legacies(uint64_t now_ms, uint64_t delay_ms);
-sm_hidden bool sm_heap_has_legacies(void);
-sm_hidden sm_lock_t *sm_heap_legacy_lock(void);
+sm_hidden void sm_tcache_release_legacies(uint64_t now_ms, uint64_t delay_ms);
+sm_hidden bool sm_tcache_has_legacies(void);
+sm_hidden sm_lock_t *sm_tcache_legacy_lock(void);
 #ifdef SMALLOC_TESTING
 /* Test hook: how many legacy slots an exiting thread may use (0: its
  * cache always goes to the pools at exit). */
-extern sm_hidden unsigned sm_heap_legacy_slots;
+extern sm_hidden unsigned sm_tcache_legacy_slots;
 #endif
 
 /* Fork child: the other threads' caches go back to the pools. pre: every
  * lock re-created (sm_fork_child). */
-sm_hidden void sm_heap_fork_child(void);
+sm_hidden void sm_tcache_fork_child(void);
 
 #endif
