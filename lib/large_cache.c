@@ -7,6 +7,7 @@
 #include <link.h>
 #include <string.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -45,6 +46,7 @@ typedef struct sm_large_cache {
     _Atomic size_t bytes;  /* class sizes of the cached blocks */
     _Atomic size_t blocks;
     _Atomic size_t hits;   /* requests served, over the record's life */
+    _Atomic size_t fallback_calls, fallback_bytes; /* requests passed to glibc, idem */
     bool live;             /* owned by a thread (else on the free list) */
     uint64_t left_ms;      /* on the free list since (sm_os_now_ms) */
     struct sm_large_cache *all_next, *free_next;
@@ -271,17 +273,32 @@ static void counters_add(sm_large_cache_t *c, long blocks, long bytes)
 
 /* ---- malloc and free ---------------------------------------------------- */
 
+/* A request the cache does not serve, to glibc, counted in the thread's
+ * record: no atomic read-modify-write on a line all threads share. */
+static void *system_malloc_counted(sm_large_cache_t *c, size_t n)
+{
+    if (n > PTRDIFF_MAX)
+        return sm_fallback_malloc(n); /* ENOMEM */
+    atomic_store_explicit(&c->fallback_calls,
+                          atomic_load_explicit(&c->fallback_calls, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    atomic_store_explicit(&c->fallback_bytes,
+                          atomic_load_explicit(&c->fallback_bytes, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+    return sm_fallback_malloc_uncounted(n);
+}
+
 void *sm_large_cache_malloc(size_t n)
 {
-    if (n > SM_LARGE_CACHE_MAX)
-        return sm_fallback_malloc(n);
     sm_large_cache_t *c = cache_get();
     if (c == DEAD)
         return sm_fallback_malloc(n);
+    if (n > SM_LARGE_CACHE_MAX)
+        return system_malloc_counted(c, n);
     unsigned k = table.request_class[(n - 1) / 16];
     cache_block_t *b = c->head[k];
     if (b == NULL)
-        return sm_fallback_malloc(table.size[k]);
+        return system_malloc_counted(c, table.size[k]);
     c->head[k] = b->next;
     c->count[k]--;
     b->mark = 0;
@@ -414,6 +431,19 @@ bool sm_large_cache_has_left(void)
 sm_lock_t *sm_large_cache_lock(void)
 {
     return &records.lock;
+}
+
+void sm_large_cache_fallback_totals(size_t *calls, size_t *bytes)
+{
+    size_t nc = 0, nb = 0;
+    sm_lock(&records.lock);
+    for (sm_large_cache_t *c = records.all; c != NULL; c = c->all_next) {
+        nc += atomic_load_explicit(&c->fallback_calls, memory_order_relaxed);
+        nb += atomic_load_explicit(&c->fallback_bytes, memory_order_relaxed);
+    }
+    sm_unlock(&records.lock);
+    *calls = nc;
+    *bytes = nb;
 }
 
 void sm_large_cache_totals(size_t *hits, size_t *blocks, size_t *bytes)

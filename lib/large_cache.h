@@ -68,7 +68,8 @@
 #define SM_LARGE_CACHE_MAX 16384
 
 /* A block of at least n bytes (SM_LARGE_CACHE_MIN <= n), from the calling
- * thread's cache or from glibc; NULL with errno = ENOMEM. */
+ * thread's cache or from glibc (larger ones too, counted per thread); NULL
+ * with errno = ENOMEM. */
 sm_hidden void *sm_large_cache_malloc(size_t n);
 
 /* Keep p, a block of glibc's, in the calling thread's cache; false when it
@@ -87,6 +88,10 @@ sm_hidden bool sm_large_cache_has_left(void);
 
 /* The lock of the registry of per-thread records (the fork lock table). */
 sm_hidden sm_lock_t *sm_large_cache_lock(void);
+
+/* Requests of threads with a cache passed to glibc, and their bytes (the
+ * fallback counts the others, fallback.h). */
+sm_hidden void sm_large_cache_fallback_totals(size_t *calls, size_t *bytes);
 
 /* Requests served from the caches, blocks and bytes cached, over all
  * threads (approximate while they run). */

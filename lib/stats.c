@@ -136,6 +136,10 @@ static void stats_snapshot(struct smalloc_stats *out)
                                        out->bytes_pool_free + out->bytes_headers +
                                        out->bytes_pool_tail);
     sm_fallback_totals(&out->fallback_calls, &out->fallback_bytes);
+    size_t calls, bytes;
+    sm_large_cache_fallback_totals(&calls, &bytes);
+    out->fallback_calls += calls;
+    out->fallback_bytes += bytes;
     sm_large_cache_totals(&out->large_cache_hits, &out->large_cache_blocks,
                           &out->large_cache_bytes);
 

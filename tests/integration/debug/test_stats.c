@@ -56,8 +56,10 @@ Test(stats, counts_every_class_exactly)
     }
     cr_assert_eq(during.fallback_calls - before.fallback_calls, LARGE);
     /* Asked of the system malloc: each request rounded up to its class of
-     * the large-block cache (lib/large_cache.h), which is empty here. */
-    cr_assert_eq(during.fallback_bytes - before.fallback_bytes, 1008 + 2016 + 3008);
+     * the large-block cache (lib/large_cache.h), which is empty here; as
+     * asked where the cache is off (without SMALLOC_OVERRIDE). */
+    size_t asked = during.fallback_bytes - before.fallback_bytes;
+    cr_assert(asked == 1008 + 2016 + 3008 || asked == 1000 + 2000 + 3000, "fallback bytes %zu", asked);
     /* Outside debug mode the request sizes of small blocks are not kept. */
     cr_assert_eq(during.bytes_requested, SMALLOC_STATS_UNKNOWN);
     cr_assert_eq(during.bytes_rounding, SMALLOC_STATS_UNKNOWN);
