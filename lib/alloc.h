@@ -12,11 +12,11 @@
 
 #include "compiler.h"
 #include "config.h"
-#include "fallback.h"
-#include "tcache.h"
-#include "size_class.h"
-#include "track.h"
 #include "debug.h"
+#include "fallback.h"
+#include "size_class.h"
+#include "tcache.h"
+#include "track.h"
 
 /* Start-up if needed, then whether debug mode is on (debug.h). */
 sm_hidden bool sm_alloc_debug_start(void) sm_noinline sm_cold;

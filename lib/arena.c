@@ -4,10 +4,11 @@
 #include <stdbool.h>
 
 #include "arena.h"
-#include "space.h"
+#include "list.h"
 #include "options.h"
 #include "os.h"
 #include "secure.h"
+#include "space.h"
 
 _Static_assert(SM_ARENA_HEADER_POOLS == (SM_SECURE ? 8 : 3),
                "header layout changed: update the pictures in arena.h");
@@ -27,11 +28,7 @@ static void bucket_insert(sm_arena_t *arena)
     struct sm_arena_state *st = shard_of(arena);
     unsigned n = arena->nfreepools;
     sm_assert(n > 0);
-    arena->prev = NULL;
-    arena->next = st->buckets[n];
-    if (arena->next)
-        arena->next->prev = arena;
-    st->buckets[n] = arena;
+    SM_LIST_PUSH(st->buckets[n], arena, prev, next);
     st->nonempty[n / 64] |= (uint64_t)1 << (n % 64);
 }
 
@@ -39,12 +36,7 @@ static void bucket_remove(sm_arena_t *arena)
 {
     struct sm_arena_state *st = shard_of(arena);
     unsigned n = arena->nfreepools;
-    if (arena->prev)
-        arena->prev->next = arena->next;
-    else
-        st->buckets[n] = arena->next;
-    if (arena->next)
-        arena->next->prev = arena->prev;
+    SM_LIST_UNLINK(st->buckets[n], arena, prev, next);
     if (st->buckets[n] == NULL)
         st->nonempty[n / 64] &= ~((uint64_t)1 << (n % 64));
 }
@@ -91,10 +83,7 @@ static sm_arena_t *arena_new_in_space(unsigned shard)
     arena->nfreepools = SM_ARENA_USABLE_POOLS;
     arena->ncarved = SM_ARENA_HEADER_POOLS;
     arena->shard = (uint16_t)shard;
-    arena->all_next = st->all;
-    if (arena->all_next)
-        arena->all_next->all_prev = arena;
-    st->all = arena;
+    SM_LIST_PUSH(st->all, arena, all_prev, all_next);
     st->nempty++;
     totals_add(&sm_g_arena_totals.cached, 1);
     totals_add(&sm_g_arena_totals.allocated, 1);
@@ -136,22 +125,13 @@ static void dirty_add(sm_arena_t *arena)
     shard_ndirty_add(st, 1);
     if (arena->ndirty++ > 0)
         return;
-    arena->dirty_prev = NULL;
-    arena->dirty_next = st->dirty;
-    if (st->dirty)
-        st->dirty->dirty_prev = arena;
-    st->dirty = arena;
+    SM_LIST_PUSH(st->dirty, arena, dirty_prev, dirty_next);
 }
 
 static void dirty_unlink(sm_arena_t *arena)
 {
     struct sm_arena_state *st = shard_of(arena);
-    if (arena->dirty_prev)
-        arena->dirty_prev->dirty_next = arena->dirty_next;
-    else
-        st->dirty = arena->dirty_next;
-    if (arena->dirty_next)
-        arena->dirty_next->dirty_prev = arena->dirty_prev;
+    SM_LIST_UNLINK(st->dirty, arena, dirty_prev, dirty_next);
 }
 
 static void dirty_sub(sm_arena_t *arena)
@@ -192,12 +172,7 @@ sm_pool_t *sm_arena_take_pool(unsigned shard)
 static sm_arena_t *arena_unlink(sm_arena_t *arena)
 {
     struct sm_arena_state *st = shard_of(arena);
-    if (arena->all_prev)
-        arena->all_prev->all_next = arena->all_next;
-    else
-        st->all = arena->all_next;
-    if (arena->all_next)
-        arena->all_next->all_prev = arena->all_prev;
+    SM_LIST_UNLINK(st->all, arena, all_prev, all_next);
     if (arena->ndirty > 0) {
         shard_ndirty_sub(st, arena->ndirty);
         dirty_unlink(arena);

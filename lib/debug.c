@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include "arena.h"
-#include "space.h"
 #include "debug.h"
 #include "debug_registry.h"
 #include "debug_trace.h"
@@ -26,6 +25,7 @@
 #include "os.h"
 #include "pool.h"
 #include "size_class.h"
+#include "space.h"
 
 #define DEBUG_GUARD 8     /* guard bytes before the block, and at least after */
 #define DEBUG_ALIGN 16    /* alignment of every debug block */

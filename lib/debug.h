@@ -51,6 +51,7 @@
 #include <stdint.h>
 
 #include "compiler.h"
+#include "config.h"
 #include "lock.h"
 
 /* Nonzero until start-up has decided the mode and it is off: the entry

@@ -7,11 +7,11 @@
 #include "config.h"
 #include "debug.h"
 #include "fork.h"
-#include "tcache.h"
 #include "large_cache.h"
 #include "lock.h"
 #include "pool.h"
 #include "release.h"
+#include "tcache.h"
 #include "transfer.h"
 
 sm_tls bool sm_lock_owns_all;

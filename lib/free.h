@@ -12,11 +12,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "space.h"
 #include "compiler.h"
 #include "fallback.h"
-#include "tcache.h"
 #include "size_class.h"
+#include "space.h"
+#include "tcache.h"
 #include "track.h"
 
 /* p, in the arena space, failed the block-start test of its pool's class:

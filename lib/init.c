@@ -8,16 +8,16 @@
 #include <stdatomic.h>
 #include <string.h>
 
-#include "space.h"
-#include "error.h"
 #include "debug.h"
+#include "error.h"
 #include "fork.h"
-#include "tcache.h"
 #include "init.h"
 #include "options.h"
 #include "release.h"
 #include "size_class.h"
+#include "space.h"
 #include "stats.h"
+#include "tcache.h"
 
 enum { INIT_NONE, INIT_RUNNING, INIT_DONE };
 

@@ -14,11 +14,11 @@
 #include "error.h"
 #include "fallback.h"
 #include "freelist.h"
-#include "tcache.h"
 #include "large_cache.h"
 #include "lock.h"
 #include "options.h"
 #include "os.h"
+#include "tcache.h"
 #include "track.h"
 
 #define GROUP_CLASSES 32 /* classes per power of two */

@@ -5,12 +5,13 @@
 #include <stddef.h>
 
 #include "arena.h"
-#include "space.h"
 #include "error.h"
+#include "list.h"
 #include "options.h"
 #include "pool.h"
 #include "secure.h"
 #include "size_class.h"
+#include "space.h"
 #include "track.h"
 
 sm_central_t sm_g_central[SM_SHARDS][SM_NCLASSES + 1] = {
@@ -19,21 +20,12 @@ sm_central_t sm_g_central[SM_SHARDS][SM_NCLASSES + 1] = {
 
 static void used_link_front(sm_central_t *c, sm_pool_t *pool)
 {
-    pool->prev = NULL;
-    pool->next = c->used;
-    if (c->used)
-        c->used->prev = pool;
-    c->used = pool;
+    SM_LIST_PUSH(c->used, pool, prev, next);
 }
 
 static void used_unlink(sm_central_t *c, sm_pool_t *pool)
 {
-    if (pool->prev)
-        pool->prev->next = pool->next;
-    else
-        c->used = pool->next;
-    if (pool->next)
-        pool->next->prev = pool->prev;
+    SM_LIST_UNLINK(c->used, pool, prev, next);
     pool->next = pool->prev = NULL;
 }
 

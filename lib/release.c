@@ -59,12 +59,12 @@
 
 #include "arena.h"
 #include "config.h"
+#include "large_cache.h"
 #include "lock.h"
 #include "options.h"
 #include "os.h"
-#include "tcache.h"
-#include "large_cache.h"
 #include "release.h"
+#include "tcache.h"
 #include "transfer.h"
 
 enum { BG_NONE, BG_STARTING, BG_RUNNING, BG_IDLE, BG_OFF };

@@ -46,8 +46,8 @@ sm_hidden void sm_secure_fail(const char *func, const void *p, const char *what)
 #include <stdatomic.h>
 
 #include "arena.h"
-#include "space.h"
 #include "size_class.h"
+#include "space.h"
 
 /* The live bit of a block start p of class cls, or NULL when p is not one
  * (outside the arenas, not a block start, another class). */

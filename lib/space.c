@@ -10,9 +10,9 @@
  */
 #include <errno.h>
 
-#include "space.h"
 #include "os.h"
 #include "size_class.h"
+#include "space.h"
 
 #define SLOT_WORDS (SM_SPACE_SLOTS / 64)
 /* Range candidates: 64 GiB boundaries in [4 TiB, 64 TiB). */

@@ -40,13 +40,13 @@
 #include "debug.h"
 #include "error.h"
 #include "fallback.h"
-#include "tcache.h"
 #include "large_cache.h"
 #include "options.h"
 #include "os.h"
 #include "pool.h"
 #include "size_class.h"
 #include "stats.h"
+#include "tcache.h"
 
 /* Resident set of the whole process, from /proc/self/statm's second
  * number (pages); SMALLOC_STATS_UNKNOWN when it cannot be read. */

@@ -8,9 +8,7 @@
 #include <stdbool.h>
 
 #include "arena.h"
-#include "space.h"
 #include "error.h"
-#include "tcache.h"
 #include "large_cache.h"
 #include "lock.h"
 #include "options.h"
@@ -18,6 +16,8 @@
 #include "pool.h"
 #include "release.h"
 #include "size_class.h"
+#include "space.h"
+#include "tcache.h"
 #include "transfer.h"
 
 sm_tls sm_tcache_t sm_tcache;

@@ -92,62 +92,45 @@ static void expect_report(const struct expected_report *e)
         expect_text(&c, e->mode, e->offset);
 }
 
-Test(debug, overflow_by_one_byte_of_a_small_block)
-{
-    expect_report(&(struct expected_report){
-        "overflow", "smalloc: debug: free(): buffer overflow: a guard byte after the block was overwritten\n",
-        13, "plant_overflow", "smalloc:   byte offset 13: 0x41 found, 0xfd expected\n"});
-}
+/* What each planted error's report says. */
+static const struct expected_report reports[] = {
+#define OVERFLOW_SMALL 0
+    {"overflow", "smalloc: debug: free(): buffer overflow: a guard byte after the block was overwritten\n",
+     13, "plant_overflow", "smalloc:   byte offset 13: 0x41 found, 0xfd expected\n"},
+#define OVERFLOW_LARGE 1
+    {"overflow_large", "smalloc: debug: free(): buffer overflow: ", 1000, "plant_overflow",
+     "smalloc:   byte offset 1000: 0x41 found, 0xfd expected\n"},
+#define UNDERFLOW 2
+    {"underflow", "smalloc: debug: free(): buffer underflow: a guard byte before the block was overwritten\n",
+     24, "plant_underflow", "smalloc:   byte offset -1: 0x55 found, 0xfd expected\n"},
+#define DOUBLE_FREE 3
+    {"double_free", "smalloc: debug: free(): double free (the block was already freed)\n", 40,
+     "plant_double_free", NULL},
+#define FREE_STACK 4
+    {"free_stack", "smalloc: debug: free(): pointer not returned by libsmalloc (no live block starts there)\n",
+     0, NULL, NULL},
+#define FREE_INTERIOR 5
+    {"free_interior", "smalloc: debug: free(): pointer not returned by libsmalloc", 0, NULL, NULL},
+#define WRITE_AFTER_FREE 6
+    {"write_after_free",
+     "smalloc: debug: free(): write to freed memory (found when the block left the quarantine)\n", 24,
+     "plant_write_after_free", "smalloc:   byte offset 5: 0x58 found, 0xdd expected\n"},
+#define REALLOC_OVERFLOW 7
+    {"realloc_overflow", "smalloc: debug: realloc(): buffer overflow: ", 10, "plant_realloc_overflow",
+     "smalloc:   byte offset 10: 0x52 found, 0xfd expected\n"},
+};
 
-Test(debug, overflow_by_one_byte_of_a_large_block)
-{
-    expect_report(&(struct expected_report){
-        "overflow_large", "smalloc: debug: free(): buffer overflow: ", 1000, "plant_overflow",
-        "smalloc:   byte offset 1000: 0x41 found, 0xfd expected\n"});
-}
-
-Test(debug, underflow_by_one_byte)
-{
-    expect_report(&(struct expected_report){
-        "underflow", "smalloc: debug: free(): buffer underflow: a guard byte before the block was overwritten\n",
-        24, "plant_underflow", "smalloc:   byte offset -1: 0x55 found, 0xfd expected\n"});
-}
-
-Test(debug, double_free)
-{
-    expect_report(&(struct expected_report){
-        "double_free", "smalloc: debug: free(): double free (the block was already freed)\n", 40,
-        "plant_double_free", NULL});
-}
-
-Test(debug, free_of_a_stack_address)
-{
-    expect_report(&(struct expected_report){
-        "free_stack",
-        "smalloc: debug: free(): pointer not returned by libsmalloc (no live block starts there)\n", 0,
-        NULL, NULL});
-}
-
-Test(debug, free_of_an_interior_pointer)
-{
-    expect_report(&(struct expected_report){
-        "free_interior", "smalloc: debug: free(): pointer not returned by libsmalloc", 0, NULL, NULL});
-}
-
+Test(debug, overflow_by_one_byte_of_a_small_block) { expect_report(&reports[OVERFLOW_SMALL]); }
+Test(debug, overflow_by_one_byte_of_a_large_block) { expect_report(&reports[OVERFLOW_LARGE]); }
+Test(debug, underflow_by_one_byte) { expect_report(&reports[UNDERFLOW]); }
+Test(debug, double_free) { expect_report(&reports[DOUBLE_FREE]); }
+Test(debug, free_of_a_stack_address) { expect_report(&reports[FREE_STACK]); }
+Test(debug, free_of_an_interior_pointer) { expect_report(&reports[FREE_INTERIOR]); }
 Test(debug, write_after_free_found_when_the_block_leaves_the_quarantine)
 {
-    expect_report(&(struct expected_report){
-        "write_after_free",
-        "smalloc: debug: free(): write to freed memory (found when the block left the quarantine)\n", 24,
-        "plant_write_after_free", "smalloc:   byte offset 5: 0x58 found, 0xdd expected\n"});
+    expect_report(&reports[WRITE_AFTER_FREE]);
 }
-
-Test(debug, realloc_checks_the_block)
-{
-    expect_report(&(struct expected_report){
-        "realloc_overflow", "smalloc: debug: realloc(): buffer overflow: ", 10, "plant_realloc_overflow",
-        "smalloc:   byte offset 10: 0x52 found, 0xfd expected\n"});
-}
+Test(debug, realloc_checks_the_block) { expect_report(&reports[REALLOC_OVERFLOW]); }
 
 /* Every entry point and size 0..1100 in debug mode, then without it. */
 Test(debug, clean_run_reports_nothing)
