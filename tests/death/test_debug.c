@@ -132,30 +132,28 @@ Test(debug, write_after_free_found_when_the_block_leaves_the_quarantine)
 }
 Test(debug, realloc_checks_the_block) { expect_report(&reports[REALLOC_OVERFLOW]); }
 
-/* Every entry point and size 0..1100 in debug mode, then without it. */
-Test(debug, clean_run_reports_nothing)
+/* A run of the planted program that must exit 0 and print exactly want on
+ * stderr. */
+static void expect_clean(const char *mode, int debug, const char *want)
 {
     struct captured c;
-    struct planted_run r = {"clean", 1};
+    struct planted_run r = {mode, debug};
     fork_and_capture(exec_planted, &r, &c);
-    cr_assert_eq(c.signal, 0, "signal %d; stderr:\n%s", c.signal, c.err);
-    cr_assert_eq(c.exit_code, 0, "exit %d; stderr:\n%s", c.exit_code, c.err);
-    /* malloc_usable_size is the size requested in debug mode. */
-    cr_assert_str_eq(c.err, "usable 13\n");
-
-    r.debug = 0;
-    fork_and_capture(exec_planted, &r, &c);
-    cr_assert_eq(c.signal, 0, "signal %d; stderr:\n%s", c.signal, c.err);
-    cr_assert_eq(c.exit_code, 0, "exit %d; stderr:\n%s", c.exit_code, c.err);
-    cr_assert_str_eq(c.err, "usable 16\n");
+    cr_assert_eq(c.signal, 0, "%s: signal %d; stderr:\n%s", mode, c.signal, c.err);
+    cr_assert_eq(c.exit_code, 0, "%s: exit %d; stderr:\n%s", mode, c.exit_code, c.err);
+    cr_assert_str_eq(c.err, want, "%s (debug %d)", mode, debug);
 }
 
+/* Every entry point and size 0..1100 in debug mode, then without it;
+ * malloc_usable_size is the size requested in debug mode. */
+Test(debug, clean_run_reports_nothing)
+{
+    expect_clean("clean", 1, "usable 13\n");
+    expect_clean("clean", 0, "usable 16\n");
+}
+
+/* The bytes of a new block are 0xcd, of a freed one 0xdd (else exit 1). */
 Test(debug, new_and_freed_memory_are_filled)
 {
-    struct captured c;
-    struct planted_run r = {"fill", 1};
-    fork_and_capture(exec_planted, &r, &c);
-    cr_assert_eq(c.signal, 0, "signal %d; stderr:\n%s", c.signal, c.err);
-    cr_assert_eq(c.exit_code, 0, "exit %d (bytes not uniform); stderr:\n%s", c.exit_code, c.err);
-    cr_assert_str_eq(c.err, "new 0xcd freed 0xdd\n");
+    expect_clean("fill", 1, "new 0xcd freed 0xdd\n");
 }

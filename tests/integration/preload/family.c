@@ -45,17 +45,23 @@ typedef size_t (*usable_fn)(void *);
 
 /* glibc's malloc_usable_size, from libc.so.6 itself (a handle lookup does
  * not see the preloaded definition). */
+/* glibc's own definition of name, from libc.so.6 itself (a handle lookup
+ * does not see the preloaded one, preloaded). */
+static void *glibc_own(const char *name, void *preloaded)
+{
+    void *libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
+    cr_assert_not_null(libc, "libc.so.6 not loaded?");
+    void *fn = dlsym(libc, name);
+    cr_assert_not_null(fn, "no %s in libc.so.6", name);
+    cr_assert_neq(fn, preloaded, "libc's %s is the preloaded one: not preloaded?", name);
+    return fn;
+}
+
 static size_t glibc_usable(void *p)
 {
     static usable_fn fn;
-    if (fn == NULL) {
-        void *libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
-        cr_assert_not_null(libc, "libc.so.6 not loaded?");
-        fn = (usable_fn)dlsym(libc, "malloc_usable_size");
-        cr_assert_not_null(fn, "no malloc_usable_size in libc.so.6");
-        cr_assert_neq((void *)fn, (void *)malloc_usable_size,
-                      "libc's malloc_usable_size is the preloaded one: not preloaded?");
-    }
+    if (fn == NULL)
+        fn = (usable_fn)glibc_own("malloc_usable_size", (void *)malloc_usable_size);
     return fn(p);
 }
 
@@ -65,12 +71,8 @@ typedef struct mallinfo2 (*mallinfo2_fn)(void);
 static size_t glibc_in_use(void)
 {
     static mallinfo2_fn fn;
-    if (fn == NULL) {
-        void *libc = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
-        cr_assert_not_null(libc, "libc.so.6 not loaded?");
-        fn = (mallinfo2_fn)dlsym(libc, "mallinfo2");
-        cr_assert_not_null(fn, "no mallinfo2 in libc.so.6");
-    }
+    if (fn == NULL)
+        fn = (mallinfo2_fn)glibc_own("mallinfo2", (void *)mallinfo2);
     struct mallinfo2 mi = fn();
     return mi.uordblks + mi.hblkhd;
 }
