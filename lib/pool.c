@@ -138,7 +138,7 @@ static void batch_append(sm_block_t **head, sm_block_t **tail, sm_block_t *first
  * written once per pool, not once per block.
  *
  * Why not push each block on the front of the batch, with one pointer
- * less (notes/python.md has the commands): that hands every run out in
+ * less (bench/results/studies/python-placement.md has the commands): that hands every run out in
  * descending order. Cachegrind, which models no prefetcher, counts the
  * same misses for both orders, but the hardware follows ascending
  * streams: walking 1M 32-byte nodes in the order they were malloc'd takes

@@ -26,7 +26,7 @@
  * Who runs the rounds:
  *   SMALLOC_BACKGROUND=1 (default): one background thread per process
  *     (jemalloc's background_thread), started the first time something
- *     waits, which sleeps while nothing does. Measured (notes/release.md).
+ *     waits, which sleeps while nothing does. Measured in bench/results/studies/memory-release.md.
  *   SMALLOC_BACKGROUND=0, or when the thread cannot be created: the slow
  *     paths of malloc and free (refills and flushes of a thread cache)
  *     read the coarse clock and run a round when I has passed. A program
