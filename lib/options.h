@@ -32,8 +32,8 @@
 
 #define SM_OPTIONS(X)                                                                          \
     X(alignment, "SMALLOC_ALIGNMENT", uint, 16, "16",                                          \
-      "alignment of replaced-malloc blocks of 16 bytes or more: 16 (x86-64 ABI) or 8 "         \
-      "(the card's 8-byte classes)")                                                           \
+      "alignment of the replaced malloc family's blocks: 16 (glibc's, the x86-64 ABI) or 8 " \
+      "(8-byte steps: a 24-byte request gets a 24-byte block)") \
     X(background, "SMALLOC_BACKGROUND", bool, true, "1",                                     \
       "a background thread (started when freed memory first waits for release, or at "        \
       "start-up for `SMALLOC_STATS_INTERVAL` and `SMALLOC_STATS_SIGNAL`) gives free "          \

@@ -11,7 +11,7 @@
  * (cls - 2) * 8 + 1. */
 #define ABI(cls) [((cls) - 2) * SM_QUANTUM + 1 ... (cls) * SM_QUANTUM] = (cls)
 
-/* smalloc_* API: the card's 8-byte classes; malloc(0) takes class 1. */
+/* smalloc_* API: 8-byte steps; malloc(0) takes class 1. */
 const uint8_t sm_size_class_api[SM_SIZE_TABLE_LEN] = {
     [0] = 1,
     API(1), API(2), API(3), API(4), API(5), API(6), API(7), API(8),
