@@ -166,10 +166,12 @@ static unsigned batch_blocks(sm_cls_t cls)
  * the cached blocks from each thread to the next with two copies of the
  * bins, instead of returning every block to its pool at exit and carving
  * it again, pool by pool and page fault by page fault, in the next thread
- * (bench/driver -w thread_churn). A legacy nobody adopts within a release
- * delay goes back to the pools (sm_tcache_release_legacies, release.h), and
- * smalloc_collect() gives them all back. When every slot is taken, the
- * exiting thread's cache goes to the pools as before.
+ * (bench/driver -w thread_churn --scale 0.1 under callgrind: 136.4M
+ * instructions with the exit flush, 60.9M with legacies; glibc 137.2M).
+ * A legacy nobody adopts within a release delay goes back to the pools
+ * (sm_tcache_release_legacies, release.h), and smalloc_collect() gives
+ * them all back. When every slot is taken, the exiting thread's cache
+ * goes to the pools.
  *
  * The slots are static; legacies.lock guards them and is taken alone. */
 enum legacy_state { LEGACY_FREE, LEGACY_HELD, LEGACY_RETURNING };
