@@ -47,7 +47,6 @@ typedef struct sm_large_cache {
     _Atomic size_t blocks;
     _Atomic size_t hits;   /* requests served, over the record's life */
     _Atomic size_t fallback_calls, fallback_bytes; /* requests passed to glibc, idem */
-    bool live;             /* owned by a thread (else on the free list) */
     uint64_t left_ms;      /* on the free list since (sm_os_now_ms) */
     struct sm_large_cache *all_next, *free_next;
 } sm_large_cache_t;
@@ -221,7 +220,6 @@ static sm_large_cache_t *record_take(void)
         records.all = c;
         sm_unlock(&records.lock);
     }
-    c->live = true;
     return c;
 }
 
@@ -384,7 +382,6 @@ void sm_large_cache_flush(bool exiting)
     if (!keep)
         record_flush(c);
     sm_lock(&records.lock);
-    c->live = false;
     c->left_ms = sm_os_now_ms();
     if (keep)
         records.nleft++;
