@@ -61,7 +61,7 @@ static const struct lock_range {
     unsigned count;
     sm_lock_t *(*at)(unsigned i);
 } lock_table[] = {
-    {1, large_cache_lock}, /* held while a first use attaches the thread cache */
+    {1, large_cache_lock}, /* a leaf: nothing else is taken under it */
     {1, registry_lock},
     {1, legacy_lock},
     {SM_SHARDS * SM_NCLASSES, transfer_lock},

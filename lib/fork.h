@@ -2,11 +2,13 @@
  * fork() and the lock table: every lock of libsmalloc, in the one order in
  * which a thread may take several of them:
  *
- *   1  thread-cache registry            (tcache.c)       live thread caches, retired counters
- *   2  transfer, shard x class  (transfer.c)   parked batches
- *   3  class, shard x class     (pool.c)       central used-pool lists
- *   4  arena, shard             (arena.c)      arenas of a shard
- *   5  debug                    (debug.c)      quarantine, registry of system blocks
+ *   1  large-block cache records (large_cache.c)  per-thread records (a leaf)
+ *   2  thread-cache registry     (tcache.c)       live thread caches, retired counters
+ *   3  legacies                  (tcache.c)       caches exited threads left (a leaf)
+ *   4  transfer, shard x class   (transfer.c)     parked batches
+ *   5  class, shard x class      (pool.c)         central used-pool lists
+ *   6  arena, shard              (arena.c)        arenas of a shard
+ *   7  debug                     (debug.c)        quarantine, registry of system blocks
  *
  * In normal operation a thread nests at most class -> arena; the others are
  * taken alone. Statistics and fork take the whole table in this order.

@@ -21,8 +21,8 @@ sm_public void smalloc_free(void *p)
 
 void sm_free_slow(sm_cls_t cls, sm_block_t *b)
 {
+    sm_tcache.room[cls]++; /* the fast path's decrement */
     if (sm_unlikely(sm_opt.debug)) {
-        sm_tcache.room[cls]++; /* the fast path's decrement */
         sm_debug_free(b, "free");
         return;
     }

@@ -36,7 +36,8 @@ sm_hidden sm_cls_t sm_free_class_of(uintptr_t a, const char *func);
 
 /* A missed free fast path (bin full, or b possibly free already): debug
  * mode, else the thread cache's flush and double-free checks
- * (sm_tcache_free_flush). Entered with room[cls] already decremented. */
+ * (sm_tcache_free_flush). Entered with room[cls] already decremented; it
+ * undoes that first. */
 sm_hidden void sm_free_slow(sm_cls_t cls, sm_block_t *b) sm_noinline;
 
 /* Push b on the bin; the slow path when the bin is full, or when b may

@@ -75,8 +75,8 @@ static struct {
     sm_lock_t lock;          /* guards the lists and the first check */
     sm_large_cache_t *all;   /* every record ever made (never unmapped) */
     sm_large_cache_t *free;  /* records of exited threads, the latest first */
-    unsigned nleft;          /* free records that still hold blocks */
-    _Atomic unsigned nfree_held; /* nleft, for an unlocked peek */
+    _Atomic unsigned nleft;  /* free records that hold blocks (written under
+                              * the lock, peeked at without it) */
     _Atomic int header_ok;   /* 0 not checked yet, 1 usable, -1 off */
     bool tables_filled;
 } records = {.lock = SM_LOCK_INITIALIZER};
@@ -200,6 +200,14 @@ static bool header_check(void)
 
 /* ---- records ------------------------------------------------------------ */
 
+/* pre: records.lock held. */
+static void nleft_add(int delta)
+{
+    atomic_store_explicit(&records.nleft,
+                          atomic_load_explicit(&records.nleft, memory_order_relaxed) + (unsigned)delta,
+                          memory_order_relaxed);
+}
+
 static sm_large_cache_t *record_take(void)
 {
     sm_lock(&records.lock);
@@ -207,8 +215,7 @@ static sm_large_cache_t *record_take(void)
     if (c != NULL) {
         records.free = c->free_next;
         if (atomic_load_explicit(&c->blocks, memory_order_relaxed) > 0)
-            records.nleft--;
-        atomic_store_explicit(&records.nfree_held, records.nleft, memory_order_relaxed);
+            nleft_add(-1);
     }
     sm_unlock(&records.lock);
     if (c == NULL) {
@@ -375,25 +382,26 @@ void sm_large_cache_flush(bool exiting)
         return;
     }
     my_cache = DEAD;
+    /* The slot is reserved here, so two threads exiting at once cannot
+     * both take the last one. */
     sm_lock(&records.lock);
     bool keep = atomic_load_explicit(&c->blocks, memory_order_relaxed) > 0 &&
-                records.nleft < SM_LEGACY_SLOTS;
+                atomic_load_explicit(&records.nleft, memory_order_relaxed) < SM_LEGACY_SLOTS;
+    if (keep)
+        nleft_add(1);
     sm_unlock(&records.lock);
     if (!keep)
         record_flush(c);
     sm_lock(&records.lock);
     c->left_ms = sm_os_now_ms();
-    if (keep)
-        records.nleft++;
     c->free_next = records.free;
     records.free = c;
-    atomic_store_explicit(&records.nfree_held, records.nleft, memory_order_relaxed);
     sm_unlock(&records.lock);
 }
 
 void sm_large_cache_release(uint64_t now_ms, uint64_t delay_ms)
 {
-    if (atomic_load_explicit(&records.nfree_held, memory_order_relaxed) == 0)
+    if (atomic_load_explicit(&records.nleft, memory_order_relaxed) == 0)
         return;
     sm_large_cache_t *old[SM_LEGACY_SLOTS];
     unsigned n = 0;
@@ -403,12 +411,11 @@ void sm_large_cache_release(uint64_t now_ms, uint64_t delay_ms)
         if (atomic_load_explicit(&c->blocks, memory_order_relaxed) > 0 && now_ms - c->left_ms >= delay_ms) {
             *link = c->free_next; /* off the list while its blocks go back */
             old[n++] = c;
-            records.nleft--;
+            nleft_add(-1);
         } else {
             link = &c->free_next;
         }
     }
-    atomic_store_explicit(&records.nfree_held, records.nleft, memory_order_relaxed);
     sm_unlock(&records.lock);
     for (unsigned i = 0; i < n; i++)
         record_flush(old[i]);
@@ -422,7 +429,7 @@ void sm_large_cache_release(uint64_t now_ms, uint64_t delay_ms)
 
 bool sm_large_cache_has_left(void)
 {
-    return atomic_load_explicit(&records.nfree_held, memory_order_relaxed) != 0;
+    return atomic_load_explicit(&records.nleft, memory_order_relaxed) != 0;
 }
 
 sm_lock_t *sm_large_cache_lock(void)

@@ -161,9 +161,7 @@ void sm_options_init(char **env)
         sm_options_parsed = true;
         return;
     }
-    if (env == NULL)
-        return;
-    for (char **e = env; *e != NULL; e++) {
+    for (char **e = env; e != NULL && *e != NULL; e++) {
         if (strncmp(*e, "SMALLOC_", 8) == 0)
             parse_one(*e);
     }

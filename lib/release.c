@@ -72,7 +72,8 @@ enum { BG_NONE, BG_STARTING, BG_RUNNING, BG_IDLE, BG_OFF };
 #define NEVER UINT64_MAX
 
 static struct {
-    sm_lock_t lock;
+    pthread_mutex_t lock;         /* a pthread mutex, not an sm_lock: it is in no
+                                   * lock table, so the forking thread takes it */
     sem_t wake;                   /* posted: IDLE -> RUNNING (under lock), job requests */
     _Atomic int state;            /* BG_*: NONE -> STARTING by CAS, IDLE -> RUNNING under lock */
     _Atomic bool start_wanted;    /* a batch was parked, or a job is set, while NONE */
@@ -83,7 +84,7 @@ static struct {
     sm_release_job_fn *job;       /* written at start-up, before any thread */
     uint64_t job_interval_ms;     /* idem; 0: only on request */
     bool wake_ready;              /* bg.wake initialised (the STARTING thread, or the job) */
-} bg = {.lock = SM_LOCK_INITIALIZER};
+} bg = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* The calling thread's previous slow path (sm_os_now_ms time; 0: none). */
 static sm_tls uint64_t last_slow_ms;
@@ -169,13 +170,13 @@ static void wait_until(uint64_t deadline)
 /* After a round, bg.lock not held: IDLE unless something still waits. */
 static bool go_idle(void)
 {
-    sm_lock(&bg.lock);
+    pthread_mutex_lock(&bg.lock);
     atomic_store_explicit(&bg.state, BG_IDLE, memory_order_relaxed);
     atomic_thread_fence(memory_order_seq_cst);
     bool idle = !something_waits();
     if (!idle)
         atomic_store_explicit(&bg.state, BG_RUNNING, memory_order_relaxed);
-    sm_unlock(&bg.lock);
+    pthread_mutex_unlock(&bg.lock);
     return idle;
 }
 
@@ -247,12 +248,12 @@ static void start_thread(void)
 
 static void wake_thread(void)
 {
-    sm_lock(&bg.lock);
+    pthread_mutex_lock(&bg.lock);
     if (state_now() == BG_IDLE) {
         atomic_store_explicit(&bg.state, BG_RUNNING, memory_order_relaxed);
         sem_post(&bg.wake);
     }
-    sm_unlock(&bg.lock);
+    pthread_mutex_unlock(&bg.lock);
 }
 
 /* Something waits and the thread is NONE or IDLE. */
@@ -286,7 +287,10 @@ void sm_release_poke(void)
     int state = state_now();
     if (sm_likely(state != BG_NONE && state != BG_IDLE))
         return;
-    if (sm_arena_has_dirty() ||
+    /* Everything a round waits for (something_waits): dirty pools, parked
+     * batches, the caches exited threads left. Only reached when the
+     * thread is NONE or IDLE. */
+    if (something_waits() ||
         (state == BG_NONE && atomic_load_explicit(&bg.start_wanted, memory_order_relaxed)))
         poke_slow(state);
 }
@@ -332,9 +336,9 @@ void sm_release_job_request(void)
 
 void sm_release_fork_child(void)
 {
-    sm_lock_reinit(&bg.lock);
-    sem_destroy(&bg.wake);
-    sem_init(&bg.wake, 0, 0);
+    pthread_mutex_init(&bg.lock, NULL);
+    sem_init(&bg.wake, 0, 0); /* the parent's, copied, may have had waiters */
+    bg.wake_ready = true;
     atomic_store_explicit(&bg.state, BG_NONE, memory_order_relaxed);
     atomic_store_explicit(&bg.start_wanted, bg.job != NULL || something_waits(),
                           memory_order_relaxed);

@@ -85,7 +85,7 @@ typedef void sm_release_job_fn(enum sm_release_job_why why);
 sm_hidden void sm_release_set_job(sm_release_job_fn *job, uint64_t interval_ms);
 
 /* After start-up is DONE, no lock held, not inside the allocator (the load
- * time constructor of stats.c): starts the thread now for the job. false
+ * time start of stats_running.c): starts the thread now for the job. false
  * when it cannot run: SMALLOC_BACKGROUND=0, or pthread_create refused (the
  * caller says so). */
 sm_hidden bool sm_release_start_for_job(void);
@@ -96,7 +96,7 @@ sm_hidden bool sm_release_start_for_job(void);
 sm_hidden void sm_release_job_request(void);
 
 /* In a fork child (the parent's thread does not exist there): the state
- * goes back to "never started", the lock and condition are re-created.
+ * goes back to "never started", the lock and semaphore are re-created.
  * Called by the fork child handler (fork.c). With a job, the child's
  * thread starts on its first sm_release_poke (end of a free slow path,
  * thread exit). */

@@ -97,6 +97,12 @@ static sm_tcache_t *slot_tcache(sm_tcache_slot_t *s)
     return NULL;
 }
 
+/* Every registered thread cache of a live thread, as h (a for-loop header). */
+#define for_each_live_tcache(c, i, h)                                    \
+    for (slot_chunk_t *c = tcaches.chunks; c != NULL; c = c->next)      \
+        for (unsigned i = 0; i < c->nslots; i++)                       \
+            if (((h) = slot_tcache(&c->slots[i])) != NULL)
+
 /* A free slot, claimed for h and locked by the calling thread (h's);
  * NULL when no chunk can be mapped (h is then not registered). Takes a
  * known free slot, else a new one of the newest chunk; when that is full,
@@ -107,9 +113,10 @@ static sm_tcache_slot_t *slot_claim(sm_tcache_t *h)
 {
     slot_chunk_t *c = tcaches.chunks;
     if (tcaches.free == NULL && (c == NULL || c->nslots == SLOTS_PER_CHUNK)) {
-        for (slot_chunk_t *w = tcaches.chunks; w != NULL; w = w->next)
-            for (unsigned i = 0; i < w->nslots; i++)
-                slot_tcache(&w->slots[i]);
+        sm_tcache_t *live;
+        for_each_live_tcache(w, i, live) {
+            /* the walk itself frees the slots of dead threads */
+        }
     }
     sm_tcache_slot_t *s = tcaches.free;
     if (s != NULL) {
@@ -129,12 +136,6 @@ static sm_tcache_slot_t *slot_claim(sm_tcache_t *h)
     s->tcache = h;
     return s;
 }
-
-/* Every registered thread cache of a live thread, as h (a for-loop header). */
-#define for_each_live_tcache(c, i, h)                                    \
-    for (slot_chunk_t *c = tcaches.chunks; c != NULL; c = c->next)      \
-        for (unsigned i = 0; i < c->nslots; i++)                       \
-            if (((h) = slot_tcache(&c->slots[i])) != NULL)
 
 /* In debug mode every bin has capacity 0: it stays empty and full (head
  * NULL, room 0), so every call takes the entry layer's slow path, which
@@ -213,7 +214,8 @@ static bool legacy_leave(sm_tcache_t *h)
     bool left = false;
     uint64_t now = sm_os_now_ms();
     sm_lock(&legacies.lock);
-    for (unsigned i = 0; i < LEGACY_SLOTS && !left; i++) {
+    unsigned nslots = LEGACY_SLOTS < SM_LEGACY_SLOTS ? LEGACY_SLOTS : SM_LEGACY_SLOTS;
+    for (unsigned i = 0; i < nslots && !left; i++) {
         legacy_t *l = &legacies.slot[i];
         if (l->state != LEGACY_FREE)
             continue;
@@ -417,7 +419,9 @@ static void tcache_thread_exit(void *arg)
     if (h->state != SM_TCACHE_LIVE)
         return;
     sm_large_cache_flush(true);
-    if (bins_empty((const sm_block_t *const *)h->head) || !legacy_leave(h))
+    /* The first call leaves the cache to the next thread; what later TSD
+     * destructors cache goes to the pools, not to another legacy slot. */
+    if (h->exit_calls > 0 || bins_empty((const sm_block_t *const *)h->head) || !legacy_leave(h))
         tcache_flush_all(h);
     if (++h->exit_calls < PTHREAD_DESTRUCTOR_ITERATIONS && pthread_setspecific(tcaches.key, h) == 0)
         return;
@@ -521,8 +525,11 @@ void sm_tcache_check_not_free(const sm_tcache_t *h, sm_cls_t cls, sm_block_t *b,
         return;
     if (bin_holds(h, cls, b))
         sm_fatal(func, b, "double free detected (block is in the thread cache)");
-    if (sm_transfer_holds(sm_arena_of((uintptr_t)b)->shard, cls, b))
-        sm_fatal(func, b, "double free detected (block is in the transfer cache)");
+    /* A batch is parked with the shard of its first block, whatever the
+     * others' (bin_flush_half): look in every shard. */
+    for (unsigned shard = 0; shard < SM_SHARDS; shard++)
+        if (sm_transfer_holds(shard, cls, b))
+            sm_fatal(func, b, "double free detected (block is in the transfer cache)");
     if (sm_pool_holds_free(cls, b))
         sm_fatal(func, b, "double free detected");
     /* A live block whose last word the program set to the mark. */
@@ -531,7 +538,6 @@ void sm_tcache_check_not_free(const sm_tcache_t *h, sm_cls_t cls, sm_block_t *b,
 void sm_tcache_free_flush(sm_cls_t cls, sm_block_t *b)
 {
     sm_tcache_t *h = &sm_tcache;
-    h->room[cls]++; /* the fast path's decrement */
     sm_tcache_check_not_free(h, cls, b, "free");
     sm_secure_on_free(b, cls, "free");
     h = sm_tcache_get();
@@ -541,13 +547,15 @@ void sm_tcache_free_flush(sm_cls_t cls, sm_block_t *b)
         return;
     }
     tcache_release_tick(h);
-    if (h->room[cls] == 0)
+    bool flushed = h->room[cls] == 0;
+    if (flushed)
         bin_flush_half(h, cls);
     sm_freelist_set_mark(b, cls, SM_FREED_MARK);
     sm_freelist_set_next(b, h->head[cls]);
     h->head[cls] = b;
     h->room[cls]--;
-    sm_release_poke(); /* what the flush freed or parked waits for release */
+    if (flushed)
+        sm_release_poke(); /* what the flush freed or parked waits for release */
 }
 
 void sm_tcache_collect(void)
@@ -587,13 +595,22 @@ void sm_tcache_fork_child(void)
         pthread_mutex_lock(&self->slot->alive);
         self->slot->tcache = self;
     }
-    for (slot_chunk_t *c = tcaches.chunks; c != NULL; c = c->next) {
-        for (unsigned i = 0; i < c->nslots; i++) {
-            sm_tcache_t *h = slot_tcache(&c->slots[i]);
-            if (h != NULL && h != self) {
-                tcache_flush_all(h);
-                tcache_retire(h);
-            }
+    sm_tcache_t *h;
+    for_each_live_tcache(c, i, h) {
+        if (h != self) {
+            tcache_flush_all(h);
+            tcache_retire(h);
+        }
+    }
+    /* A legacy a release round was returning when the parent forked: its
+     * returner is not here; the blocks not yet back stay in use (a bounded
+     * leak), the slot is free again. */
+    for (unsigned i = 0; i < SM_LEGACY_SLOTS; i++) {
+        if (legacies.slot[i].state == LEGACY_RETURNING) {
+            legacies.slot[i].state = LEGACY_FREE;
+            atomic_store_explicit(&legacies.nheld,
+                                  atomic_load_explicit(&legacies.nheld, memory_order_relaxed) - 1,
+                                  memory_order_relaxed);
         }
     }
 }

@@ -94,8 +94,8 @@ extern sm_hidden sm_tls sm_tcache_t sm_tcache;
  * to the caller. pre: start-up done.
  *
  * free_flush: b, a block of class cls, freed by the calling thread when the
- * fast path found its bin full or b possibly free; entered with room[cls]
- * already decremented. Aborts on a double free (sm_tcache_check_not_free),
+ * fast path found its bin full or b possibly free; entered with the fast
+ * path's decrement of room[cls] undone (sm_free_slow). Aborts on a double free (sm_tcache_check_not_free),
  * flushes half of a full bin, pushes b. */
 sm_hidden void *sm_tcache_alloc_refill(sm_tcache_t *h, sm_cls_t cls);
 sm_hidden void sm_tcache_free_flush(sm_cls_t cls, sm_block_t *b);

@@ -12,6 +12,7 @@
  * half of it.
  */
 #include <limits.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -489,4 +490,46 @@ Test(tcache, an_exited_threads_cache_goes_to_the_next_thread)
     cr_assert(sm_tcache_has_legacies());
     sm_tcache_release_legacies(sm_os_now_ms() + 10 * 1000, 1000);
     cr_assert(!sm_tcache_has_legacies(), "a cache left a delay ago is still held");
+}
+
+/* A batch is parked with the shard of its first block, whatever the others'
+ * (bin_flush_half): a block freed again while it waits in a batch parked
+ * under another shard's slots is found there too. */
+struct parked_elsewhere {
+    unsigned home, other;
+    sm_cls_t cls;
+    void *p;
+};
+
+static void alloc_in_home(void *arg)
+{
+    struct parked_elsewhere *e = arg;
+    e->p = smalloc_malloc(sm_class_size(e->cls));
+}
+
+static void free_parked_block(void *arg)
+{
+    struct parked_elsewhere *e = arg;
+    sm_block_t *b = e->p;
+    sm_freelist_set_mark(b, e->cls, SM_FREED_MARK); /* as a push on a bin does */
+    sm_freelist_set_next(b, NULL);
+    if (!sm_transfer_put(e->other, e->cls, b))
+        _exit(3);
+    smalloc_free(e->p); /* the second free */
+    _exit(0);
+}
+
+Test(tcache, double_free_of_a_block_parked_under_another_shard)
+{
+    struct parked_elsewhere e = {.cls = 7};
+    e.home = clean_shard();
+    e.other = clean_shard_except(e.home);
+    clean_shard_run(e.home, alloc_in_home, &e);
+    cr_assert_eq(sm_arena_of((uintptr_t)e.p)->shard, e.home, "the block comes from its home shard");
+    struct captured c;
+    fork_and_capture(free_parked_block, &e, &c);
+    cr_assert_eq(c.signal, SIGABRT, "child: signal %d, exit %d; stderr:\n%s", c.signal, c.exit_code, c.err);
+    cr_assert(strstr(c.err, "double free detected (block is in the transfer cache)") != NULL,
+              "stderr: %s", c.err);
+    smalloc_free(e.p);
 }
