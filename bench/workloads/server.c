@@ -60,11 +60,7 @@ struct server {
 
 static void *server_block(struct wl_rng *rng)
 {
-    size_t size = (size_t)wl_rng_range(rng, SERVER_MIN, SERVER_MAX);
-    void *p = malloc(size);
-    WL_CHECK(p, "server");
-    wl_touch(p, size);
-    return p;
+    return wl_alloc_touched((size_t)wl_rng_range(rng, SERVER_MIN, SERVER_MAX), 0, "server");
 }
 
 static void lane_finish(struct lane *l, int failed)

@@ -21,30 +21,17 @@ struct churn {
     unsigned idx;
 };
 
+static void *alloc_small(struct wl_rng *rng)
+{
+    return wl_alloc_touched((size_t)wl_rng_range(rng, 8, 256), 0, "threads");
+}
+
 static void *churn_thread(void *arg)
 {
     const struct churn *c = arg;
-    void **slots = wl_map(THREAD_LIVE * sizeof(void *));
     struct wl_rng rng;
     wl_rng_seed(&rng, c->seed, c->idx + 1);
-
-    for (size_t i = 0; i < THREAD_LIVE; i++) {
-        size_t size = (size_t)wl_rng_range(&rng, 8, 256);
-        slots[i] = malloc(size);
-        WL_CHECK(slots[i], "threads");
-        wl_touch(slots[i], size);
-    }
-    for (uint64_t s = 0; s < c->n; s++) {
-        size_t i = (size_t)wl_rng_below(&rng, THREAD_LIVE);
-        size_t size = (size_t)wl_rng_range(&rng, 8, 256);
-        free(slots[i]);
-        slots[i] = malloc(size);
-        WL_CHECK(slots[i], "threads");
-        wl_touch(slots[i], size);
-    }
-    for (size_t i = 0; i < THREAD_LIVE; i++)
-        free(slots[i]);
-    wl_unmap(slots, THREAD_LIVE * sizeof(void *));
+    wl_replace_at_random(&rng, THREAD_LIVE, c->n, alloc_small, 0);
     return NULL;
 }
 

@@ -51,10 +51,7 @@ static void print_mallinfo2(const char *when)
 static int trim(void)
 {
     size_t n = LIVE_BYTES / BLOCK;
-    /* The pointer table comes from mmap, outside both tcaches. */
-    void **p = mmap(NULL, n * sizeof *p, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED)
-        return 2;
+    void **p = map_table(n * sizeof *p); /* outside both heaps */
     size_t rss_start = resident_bytes();
     for (size_t i = 0; i < n; i++) {
         p[i] = malloc(BLOCK);

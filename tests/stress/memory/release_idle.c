@@ -93,7 +93,11 @@ int main(int argc, char **argv)
 {
     if (argc < 3) {
         fprintf(stderr, "usage: release_idle random|fragmented MIB [--wait MS] [--calls] "
-                        "[--pairs N] [--check]\n");
+                        "[--pairs N] [--check] [--fork]\n");
+        return 2;
+    }
+    if (strcmp(argv[1], "random") != 0 && strcmp(argv[1], "fragmented") != 0) {
+        fprintf(stderr, "release_idle: unknown scenario %s (random or fragmented)\n", argv[1]);
         return 2;
     }
     int fragmented = strcmp(argv[1], "fragmented") == 0;

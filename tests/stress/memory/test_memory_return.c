@@ -127,11 +127,6 @@ Test(memory_return, gigabyte_of_small_blocks_from_four_threads)
     }
     size_t rss_after = statm_resident_bytes();
 
-    cr_log_info("memory_return: RSS before %.1f MiB, peak %.1f MiB, after %.1f MiB; "
-                "requested %.1f MiB; arenas now %zu -> %zu -> %zu (highest %zu, freed %zu, cached %zu)",
-                (double)rss_before / MIB, (double)rss_peak / MIB, (double)rss_after / MIB,
-                (double)requested / MIB, before.arenas_now, peak.arenas_now, after.arenas_now,
-                after.arenas_highest, after.arenas_freed, after.arenas_cached);
     fprintf(stderr, "memory_return: RSS before %.1f MiB, peak %.1f MiB, after %.1f MiB; "
             "requested %.1f MiB; arenas %zu -> %zu -> %zu (cached %zu); in use %zu -> %zu -> %zu bytes\n",
             (double)rss_before / MIB, (double)rss_peak / MIB, (double)rss_after / MIB,
