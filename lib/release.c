@@ -31,9 +31,11 @@
  * back here and finds STARTING. The thread is detached, has every signal
  * blocked (so no handler of the program runs on it) and is named
  * "smalloc-release"; a program that counts its threads sees one more once
- * it has freed memory (or from the start, with a job). It never allocates:
- * a round only frees to pools and releases pages, and a report is built in
- * a buffer of its own mapping (stats.c).
+ * it has freed memory (or from the start, with a job). It never calls
+ * libsmalloc's malloc: a round frees to pools, releases pages and hands
+ * large-block caches to glibc's free (which may set up glibc's own
+ * per-thread state the first time), and a report is built in a buffer of
+ * its own mapping (stats.c).
  *
  * Locks: bg.lock guards the IDLE <-> RUNNING changes;
  * nothing else is locked while it is held and a round runs without it, so
