@@ -103,8 +103,9 @@ def collect_grid(rows, row_key, metrics):
     return grid
 
 
-def add_ratios(grid, metric, allocs):
-    """Per row: x glibc and x best of the medians; returns {row: best alloc}."""
+def add_ratios(grid, metric, allocs, bases=(BASELINE,)):
+    """Per row: x each of the bases (glibc; python's own pymalloc for the python3 scripts)
+    and x best of the medians; returns {row: best alloc}."""
     best = {}
     for name, row in grid.items():
         med = {a: row[a][metric]["median"] for a in allocs
@@ -114,10 +115,9 @@ def add_ratios(grid, metric, allocs):
         b = min(med, key=med.get)
         best[name] = b
         for a, v in med.items():
-            row[a].setdefault("ratio", {})[metric] = {
-                "glibc": v / med[BASELINE] if med.get(BASELINE) else None,
-                "best": v / med[b] if med[b] else None,
-            }
+            ratio = {base: v / med[base] if med.get(base) else None for base in bases}
+            ratio["best"] = v / med[b] if med[b] else None
+            row[a].setdefault("ratio", {})[metric] = ratio
     return best
 
 
@@ -188,7 +188,7 @@ def text_table(title, header, rows, first_width=18, width=14):
     return "\n".join(lines)
 
 
-def value_rows(grid, names, allocs, metric, scale, best, with_ratio=True):
+def value_rows(grid, names, allocs, metric, scale, best, with_ratio=True, base=BASELINE):
     rows = []
     for name in names:
         row = [name]
@@ -200,7 +200,7 @@ def value_rows(grid, names, allocs, metric, scale, best, with_ratio=True):
                 row.append("FAIL" if cell["errors"] else "-")
             else:
                 s = fmt(cell[metric]["median"] * scale) + ("*" if best.get(name) == a else " ")
-                r = cell.get("ratio", {}).get(metric, {}).get("glibc")
+                r = cell.get("ratio", {}).get(metric, {}).get(base)
                 if with_ratio and r is not None:
                     s += f" x{r:.2f}"
                 row.append(s)
@@ -208,10 +208,10 @@ def value_rows(grid, names, allocs, metric, scale, best, with_ratio=True):
     return rows
 
 
-def geomean_row(grid, names, allocs, metric, label="geomean x glibc"):
-    row = [label]
+def geomean_row(grid, names, allocs, metric, base=BASELINE):
+    row = [f"geomean x {base}"]
     for a in allocs:
-        g = geomean([grid[n][a]["ratio"][metric]["glibc"] for n in names
+        g = geomean([grid[n][a]["ratio"][metric][base] for n in names
                      if a in grid.get(n, {}) and "ratio" in grid[n][a]
                      and metric in grid[n][a]["ratio"]])
         row.append(f"x{g:.2f}" if g else "-")
@@ -239,7 +239,7 @@ def md_table(header, rows):
     return "\n".join(out)
 
 
-def md_rows(grid, names, allocs, metric, scale, best, note):
+def md_rows(grid, names, allocs, metric, scale, best, note, base=BASELINE):
     rows = []
     for name in names:
         row = [f"`{name}`"]
@@ -254,7 +254,7 @@ def md_rows(grid, names, allocs, metric, scale, best, note):
                 v = fmt(s["median"] * scale)
                 if best.get(name) == a:
                     v = f"**{v}**"
-                r = cell.get("ratio", {}).get(metric, {}).get("glibc")
+                r = cell.get("ratio", {}).get(metric, {}).get(base)
                 rng = f"{fmt(s['min'] * scale)}–{fmt(s['max'] * scale)}"
                 row.append(v + (f" ×{r:.2f}" if r is not None else "") + f"<br><sub>{rng}</sub>")
         row.append(f"{best[name]} {note}" if name in best else "-")
@@ -367,9 +367,12 @@ def main():
     best_end = add_ratios(wl, "rss_end_kb", allocs)
     best_cpu_op = add_ratios(wl, "cpu_ns_per_op", allocs)
     progs = collect_grid(prog_raw, "program", ["wall_s", "cpu_s", "peak_rss_kb"])
-    best_wall = add_ratios(progs, "wall_s", prog_allocs)
-    best_cpu = add_ratios(progs, "cpu_s", prog_allocs)
-    best_prss = add_ratios(progs, "peak_rss_kb", prog_allocs)
+    # The python3 scripts are judged against python's own allocator.
+    prog_base = "pymalloc" if "pymalloc" in prog_allocs else BASELINE
+    prog_bases = unique([BASELINE, prog_base])
+    best_wall = add_ratios(progs, "wall_s", prog_allocs, prog_bases)
+    best_cpu = add_ratios(progs, "cpu_s", prog_allocs, prog_bases)
+    best_prss = add_ratios(progs, "peak_rss_kb", prog_allocs, prog_bases)
     gb = read_gbench(args.raw_dir)
     mach = machine(args.repo)
     # The run's own commit and start time, when run.sh recorded them.
@@ -422,15 +425,16 @@ def main():
         out.append("")
     elif prog_names:
         ph = ["python3 script"] + prog_allocs
-        out.append(text_table(f"python3 (PYTHONMALLOC=malloc; pymalloc = python's own), wall s, "
-                              f"median of {meta.get('python_reps', '?')}", ph,
-                              value_rows(progs, prog_names, prog_allocs, "wall_s", 1, best_wall)
-                              + [geomean_row(progs, prog_names, prog_allocs, "wall_s")]))
-        out.append("")
-        out.append(text_table("python3 peak RSS, MiB", ph,
-                              value_rows(progs, prog_names, prog_allocs, "peak_rss_kb", 1 / 1024,
-                                         best_prss)))
-        out.append("")
+        for title, metric, scale, best in (
+                (f"python3 (PYTHONMALLOC=malloc; pymalloc = python's own), wall s, "
+                 f"median of {meta.get('python_reps', '?')}", "wall_s", 1, best_wall),
+                ("python3 CPU time (user + system), s", "cpu_s", 1, best_cpu),
+                ("python3 peak RSS, MiB", "peak_rss_kb", 1 / 1024, best_prss)):
+            out.append(text_table(title, ph,
+                                  value_rows(progs, prog_names, prog_allocs, metric, scale, best,
+                                             base=prog_base)
+                                  + [geomean_row(progs, prog_names, prog_allocs, metric, prog_base)]))
+            out.append("")
     if gb:
         gb_allocs = [a for a in allocs if a in gb] + [a for a in gb if a not in allocs]
         names = unique(n for a in gb_allocs for n in gb[a])
@@ -501,10 +505,14 @@ def main():
                         md_rows(wl, wl_names, allocs, "rss_end_kb", 1 / 1024, best_end, "smallest")),
                ""]
     def prog_section(title, intro, first, key, scale, best, word):
-        """One table of the programs (or python3 scripts) by one measure."""
+        """One table of the programs (or python3 scripts) by one measure, with the geomean
+        of the ratios to python's pymalloc for the scripts."""
+        rows = md_rows(progs, prog_names, prog_allocs, key, scale, best, word, prog_base)
+        if prog_base != BASELINE:
+            rows += [[f"*{c}*" for c in geomean_row(progs, prog_names, prog_allocs, key, prog_base)]
+                     + [""]]
         return [f"## {title}", ""] + ([intro, ""] if intro else []) + [
-            md_table([first] + prog_allocs + [word],
-                     md_rows(progs, prog_names, prog_allocs, key, scale, best, word)), ""]
+            md_table([first] + prog_allocs + [word], rows), ""]
 
     if prog_names and user_prog:
         intro = (f"`{meta.get('program', '?')}` (run by `bash -c`) under each allocator "
@@ -516,8 +524,13 @@ def main():
                               best_prss, "smallest"))
     elif prog_names:
         intro = (f"Debian's python3 {meta.get('python_version', '')} with `PYTHONMALLOC=malloc` under "
-                 "each allocator; `pymalloc` is python's own allocator, no preload.")
+                 "each allocator; `pymalloc` is python's own allocator, no preload. "
+                 "Ratios (×) are to pymalloc.")
         md += (prog_section("python3 scripts (wall s)", intro, "script", "wall_s", 1, best_wall, "fastest")
+               + prog_section("python3 scripts (CPU s, user + system)",
+                              "User + system time of the python3 process: waiting for a core does "
+                              "not count, so it is steadier than wall time on a shared machine.",
+                              "script", "cpu_s", 1, best_cpu, "least")
                + prog_section("python3 scripts (peak RSS, MiB)", None, "script", "peak_rss_kb", 1 / 1024,
                               best_prss, "smallest"))
     if gb:
