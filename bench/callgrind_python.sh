@@ -14,7 +14,8 @@
 #
 #   bench/callgrind_python.sh [--scale X] [--scripts a,b] [--allocators a,b] [--jobs N]
 # Defaults: --scale 0.2, every script of bench/run.sh, glibc, smalloc,
-# jemalloc, mimalloc, tcmalloc and pymalloc, 2 jobs. Environment: BUILD_DIR
+# jemalloc, mimalloc, tcmalloc and pymalloc, 2 jobs; pymalloc+smalloc (python's
+# own allocator with libsmalloc preloaded under it) on request. Environment: BUILD_DIR
 # (default <repo>/build) for lib/libsmalloc.so, PYTHON (default /usr/bin/python3).
 set -euo pipefail
 
@@ -46,6 +47,7 @@ declare -A lib=(
     [mimalloc]=/usr/lib/$multiarch/libmimalloc.so.2
     [tcmalloc]=/usr/lib/$multiarch/libtcmalloc_minimal.so.4
     [pymalloc]=
+    [pymalloc+smalloc]=$build/lib/libsmalloc.so
 )
 IFS=, read -r -a allocs <<<"$want"
 IFS=, read -r -a names <<<"$scripts"
@@ -62,6 +64,8 @@ run_one() {
     local s=$1 a=$2 envs=(PYTHONHASHSEED=0)
     if [ "$a" = pymalloc ]; then
         envs+=(PYTHONMALLOC=pymalloc)
+    elif [ "$a" = pymalloc+smalloc ]; then # python's own allocator over libsmalloc
+        envs+=(PYTHONMALLOC=pymalloc "LD_PRELOAD=${lib[$a]}")
     else
         envs+=(PYTHONMALLOC=malloc ${lib[$a]:+LD_PRELOAD=${lib[$a]}})
     fi

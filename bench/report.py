@@ -265,7 +265,8 @@ def md_rows(grid, names, allocs, metric, scale, best, note, base=BASELINE):
 # ---- chart --------------------------------------------------------------------------
 
 COLORS = {"glibc": "#7f7f7f", "smalloc": "#d62728", "smalloc_secure": "#e377c2", "jemalloc": "#1f77b4",
-          "mimalloc": "#2ca02c", "tcmalloc": "#ff7f0e", "pymalloc": "#9467bd"}
+          "mimalloc": "#2ca02c", "tcmalloc": "#ff7f0e", "pymalloc": "#9467bd",
+          "pymalloc+smalloc": "#c5b0d5"}
 
 
 def bars(ax, grid, names, allocs, metric, scale, title, ylabel, log):
@@ -524,7 +525,9 @@ def main():
                               best_prss, "smallest"))
     elif prog_names:
         intro = (f"Debian's python3 {meta.get('python_version', '')} with `PYTHONMALLOC=malloc` under "
-                 "each allocator; `pymalloc` is python's own allocator, no preload. "
+                 "each allocator; `pymalloc` is python's own allocator, no preload; "
+                 "`pymalloc+smalloc` is python's own allocator with libsmalloc preloaded (no "
+                 "`PYTHONMALLOC`): pymalloc keeps the small objects, libsmalloc serves the rest. "
                  "Ratios (×) are to pymalloc.")
         md += (prog_section("python3 scripts (wall s)", intro, "script", "wall_s", 1, best_wall, "fastest")
                + prog_section("python3 scripts (CPU s, user + system)",

@@ -286,13 +286,20 @@ fi
 # The real program: Debian's python3 on the bundled scripts.
 if [ $do_python = 1 ] && [ -x "$python" ]; then
     scripts=(dicts_lists json_roundtrip object_churn strings sort_live gc_graph)
-    say "python3: ${scripts[*]} x ${allocs[*]} pymalloc x $py_reps reps, scale $py_scale"
+    # pymalloc: python's own allocator, no preload. pymalloc+smalloc: libsmalloc
+    # preloaded without PYTHONMALLOC=malloc, as an operator's plain LD_PRELOAD
+    # does: pymalloc keeps the small objects, libsmalloc gets the rest.
+    py_allocs=("${allocs[@]}" pymalloc)
+    [[ " ${allocs[*]} " != *" smalloc "* ]] || py_allocs+=(pymalloc+smalloc)
+    say "python3: ${scripts[*]} x ${py_allocs[*]} x $py_reps reps, scale $py_scale"
     for ((r = 1; r <= py_reps; r++)); do
         for s in "${scripts[@]}"; do
             printf '  [%d/%d] %-18s' "$r" "$py_reps" "$s"
-            for a in "${allocs[@]}" pymalloc; do
+            for a in "${py_allocs[@]}"; do
                 if [ $a = pymalloc ]; then
                     envs=(PYTHONMALLOC=pymalloc)
+                elif [ $a = pymalloc+smalloc ]; then
+                    envs=(PYTHONMALLOC=pymalloc "LD_PRELOAD=${lib[smalloc]}")
                 else
                     envs=(PYTHONMALLOC=malloc ${lib[$a]:+LD_PRELOAD=${lib[$a]}})
                 fi
