@@ -41,6 +41,15 @@ static void pool_set_freeblock(sm_pool_t *pool, const sm_block_t *b)
     pool->freeblock = b ? (uint16_t)((uintptr_t)b & (SM_POOL_SIZE - 1)) : SM_POOL_NO_BLOCK;
 }
 
+/* pool_freeblock for a caller that has the pool's address (base) already:
+ * no sm_pool_base arithmetic. */
+static sm_block_t *pool_freeblock_at(const sm_pool_t *pool, uintptr_t base)
+{
+    if (pool->freeblock == SM_POOL_NO_BLOCK)
+        return NULL;
+    return (sm_block_t *)(base + pool->freeblock);
+}
+
 static unsigned pool_limit(sm_cls_t cls)
 {
     return sm_class_nblocks(cls) * (unsigned)sm_class_size(cls);
@@ -178,17 +187,17 @@ unsigned sm_pool_alloc_batch(unsigned shard, sm_cls_t cls, unsigned want, sm_blo
         }
         unsigned offset = pool->nextoffset;
         if (got < want && offset < limit) {
-            char *base = sm_pool_base(pool);
-            sm_block_t *run = (sm_block_t *)(base + offset);
-            sm_block_t *last = run;
-            for (got++, offset += (unsigned)size; got < want && offset < limit;
-                 got++, offset += (unsigned)size) {
-                sm_block_t *b = (sm_block_t *)(base + offset);
-                sm_freelist_set_next(last, b);
-                last = b;
-            }
-            pool->nextoffset = (uint16_t)offset;
-            batch_append(&head, &tail, run, last);
+            /* How many first (one division when the pool ends, not per
+             * block), then a loop with one bound. */
+            unsigned n = want - got;
+            if (n * size > limit - offset)
+                n = (limit - offset) / (unsigned)size;
+            char *run = sm_pool_base(pool) + offset, *last = run;
+            for (unsigned i = 1; i < n; i++, last += size)
+                sm_freelist_set_next((sm_block_t *)last, (sm_block_t *)(last + size));
+            pool->nextoffset = (uint16_t)(offset + n * size);
+            got += n;
+            batch_append(&head, &tail, (sm_block_t *)run, (sm_block_t *)last);
         }
         pool->nused = (uint16_t)(pool->nused + (got - before));
         if (pool->nused == nblocks)
@@ -223,7 +232,7 @@ static sm_arena_t *pool_free_run(sm_central_t *c, sm_cls_t cls, unsigned nblocks
     sm_pool_t *pool = sm_pool_of(base);
     if (sm_unlikely(pool->cls != cls))
         sm_fatal(func, b, "invalid pointer");
-    sm_block_t *first = pool_freeblock(pool);
+    sm_block_t *first = pool_freeblock_at(pool, base);
     uintptr_t limit = pool->nextoffset;
     unsigned nused = pool->nused, k = 0;
     do {
@@ -238,7 +247,7 @@ static sm_arena_t *pool_free_run(sm_central_t *c, sm_cls_t cls, unsigned nblocks
         b = next;
     } while (((uintptr_t)b ^ base) < SM_POOL_SIZE); /* NULL: base is not 0 */
     *chain = b;
-    pool_set_freeblock(pool, first);
+    pool->freeblock = (uint16_t)((uintptr_t)first - base); /* first is b's: not NULL */
     if (nused == nblocks)
         used_link_front(c, pool); /* full -> used */
     pool->nused = (uint16_t)(nused - k);
