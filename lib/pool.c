@@ -220,8 +220,8 @@ unsigned sm_pool_alloc_batch(unsigned shard, sm_cls_t cls, unsigned want, sm_blo
  * (python3.11 dicts_lists.py: 675k blocks in 325k runs), so the run's own
  * cost counts as much as the block's: the pool's fields are read into
  * locals once (a store through a block could alias them), and a block is
- * in the run while it lies in the run's 4 KiB (one xor and one compare,
- * which also ends the run at NULL). Sets *emptied when the run left the
+ * in the run while it lies in the run's 4 KiB (one xor, which gives its
+ * offset too, and one compare, which also ends the run at NULL). Sets *emptied when the run left the
  * pool empty (given to its arena); returns the arena to unmap, if that
  * emptied it. pre: c, the pool's class list, locked. */
 static sm_arena_t *pool_free_run(sm_central_t *c, sm_cls_t cls, unsigned nblocks,
@@ -235,17 +235,19 @@ static sm_arena_t *pool_free_run(sm_central_t *c, sm_cls_t cls, unsigned nblocks
     sm_block_t *first = pool_freeblock_at(pool, base);
     uintptr_t limit = pool->nextoffset;
     unsigned nused = pool->nused, k = 0;
+    uintptr_t offset = (uintptr_t)b - base;
     do {
         sm_block_t *next = sm_freelist_next(b);
-        if (sm_unlikely((uintptr_t)b - base >= limit))
+        if (sm_unlikely(offset >= limit))
             sm_fatal(func, b, "invalid pointer");
         if (sm_unlikely(first == b || k >= nused))
             sm_fatal(func, b, "double free detected");
+        k++;
         sm_freelist_set_next(b, first);
         first = b;
-        k++;
         b = next;
-    } while (((uintptr_t)b ^ base) < SM_POOL_SIZE); /* NULL: base is not 0 */
+        offset = (uintptr_t)b ^ base; /* b's offset when b is in the pool */
+    } while (offset < SM_POOL_SIZE);  /* NULL is not: base is not 0 */
     *chain = b;
     pool->freeblock = (uint16_t)((uintptr_t)first - base); /* first is b's: not NULL */
     if (nused == nblocks)
