@@ -156,8 +156,11 @@ static void batch_append(sm_block_t **head, sm_block_t **tail, sm_block_t *first
  * list lie forwards in the same 4 KiB for 96% of pairs instead of 0% (91%
  * backwards), and CPU-time medians against pymalloc are, descending then
  * ascending: sort_live 1.03x, 0.92x; gc_graph 1.54x, 1.32x; dicts_lists
- * 1.24x, 0.97x. Cut in runs, a batch costs 12.6 instructions a block, 16.3
- * pushed one by one (callgrind, 500k 32-byte mallocs then frees).
+ * 1.24x, 0.97x. Cut in runs, a batch costs 9.4 instructions a block
+ * (12.7 when the carving loop tested two bounds a block), 16.3 pushed one
+ * by one (callgrind, a program that mallocs 500k 32-byte blocks then frees
+ * them, LD_PRELOAD=build/lib/libsmalloc.so SMALLOC_BACKGROUND=0:
+ * sm_pool_alloc_batch's instructions / 500k).
  */
 unsigned sm_pool_alloc_batch(unsigned shard, sm_cls_t cls, unsigned want, sm_block_t **chain)
 {
@@ -216,14 +219,20 @@ unsigned sm_pool_alloc_batch(unsigned shard, sm_cls_t cls, unsigned want, sm_blo
  * program frees neighbours together), advancing *chain past them: every
  * block is checked and pushed on the pool's free list, the pool's count
  * and state change once for the run. Python dropping a large container
- * flushes most of its frees through here, in runs of about two blocks
- * (python3.11 dicts_lists.py: 675k blocks in 325k runs), so the run's own
- * cost counts as much as the block's: the pool's fields are read into
- * locals once (a store through a block could alias them), and a block is
- * in the run while it lies in the run's 4 KiB (one xor, which gives its
- * offset too, and one compare, which also ends the run at NULL). Sets *emptied when the run left the
- * pool empty (given to its arena); returns the arena to unmap, if that
- * emptied it. pre: c, the pool's class list, locked. */
+ * flushes most of its frees through here, in short runs: in python3.11
+ * bench/python/dicts_lists.py 0.2, 677k blocks in 160k runs of 134k
+ * distinct pools (callgrind's counts of this function's lines, command in
+ * tcache.h; the pools counted by a build that counted them), in gc_graph
+ * 0.3, 371k blocks in 247k runs. So the run's own cost counts as much as
+ * the block's: the pool's fields are read into locals once (a store
+ * through a block could alias them), and a block is in the run while it
+ * lies in the run's 4 KiB (one xor, which gives its offset too, and one
+ * compare, which also ends the run at NULL). A block costs 15
+ * instructions (17 before; objdump -d of sm_pool_free_batch), and
+ * sm_pool_free_batch went from 27.9M to 19.2M instructions in
+ * dicts_lists. Sets *emptied when the run left the pool empty (given to
+ * its arena); returns the arena to unmap, if that emptied it. pre: c, the
+ * pool's class list, locked. */
 static sm_arena_t *pool_free_run(sm_central_t *c, sm_cls_t cls, unsigned nblocks,
                                  sm_block_t **chain, bool *emptied, const char *func)
 {

@@ -493,6 +493,7 @@ void *sm_tcache_alloc_refill(sm_tcache_t *h, sm_cls_t cls)
  * likely to be in the cache, for the next mallocs (tests/integration/api
  * test_malloc.c relies on 8). At most a batch: a bin holds 16 or more. */
 #define FLUSH_KEEPS_NEWEST 8
+_Static_assert(FLUSH_KEEPS_NEWEST <= SM_BIN_MIN_BLOCKS / 2, "a flush keeps at most a batch");
 
 /*
  * The bin is full. When a transfer slot is free, its older half (one
@@ -501,15 +502,15 @@ void *sm_tcache_alloc_refill(sm_tcache_t *h, sm_cls_t cls)
  * FLUSH_KEEPS_NEWEST newest blocks goes back to the pools in one call.
  *
  * Why not always the older half: finding where it starts walks the newer
- * half's links (keep - 1 of them), and a program that frees a large
- * container (python3.11 dropping a dict of lists) finds the slots full at
- * nearly every flush: in dicts_lists.py 11,703 of 11,817 flushes went to
- * the pools, in runs of about two blocks a pool, so each half paid the walk
- * (2.0M instructions in all) and a call of sm_pool_free_batch with its
- * locks. Flushing all but a few blocks takes about half as many calls and
- * walks 7 links. The cost is hysteresis: a program that turns from freeing
- * to allocating finds 8 blocks instead of a batch and refills sooner (one
- * refill for the flush and the walk saved). The figures: tcache.h.
+ * half's links (batch - 1 of them, up to 62 cold ones), and a program that
+ * frees a large container (python3.11 dropping a dict of lists) finds the
+ * slots full at nearly every flush: in bench/python/dicts_lists.py 0.2,
+ * 11,703 of 11,817 flushes went to the pools, each after its walk and
+ * with a call of sm_pool_free_batch, its locks and its release tick.
+ * Flushing all but 8 blocks takes about half as many flushes (6,460, of
+ * which 6,342 to the pools) and walks 7 links. The cost is hysteresis: a
+ * program that turns from freeing to allocating finds 8 blocks instead of
+ * a batch and refills sooner. The figures and the command: tcache.h.
  */
 static void bin_flush(sm_tcache_t *h, sm_cls_t cls)
 {
