@@ -214,6 +214,20 @@ unsigned sm_pool_alloc_batch(unsigned shard, sm_cls_t cls, unsigned want, sm_blo
     return got;
 }
 
+/* used -> empty: pool, left empty by a flushed run, goes back to its arena;
+ * returns the arena to unmap, if that emptied it. Out of line, so that the
+ * run's loop keeps its registers (1 run in 20 empties its pool in
+ * python3 dicts_lists.py). pre: c, the pool's class list, locked. */
+static sm_noinline sm_arena_t *pool_give_back(sm_central_t *c, sm_pool_t *pool)
+{
+    used_unlink(c, pool);
+    sm_lock_t *arena_lock = &sm_g_arena[sm_arena_of((uintptr_t)pool)->shard].lock;
+    sm_lock(arena_lock);
+    sm_arena_t *gone = sm_arena_give_pool(pool);
+    sm_unlock(arena_lock);
+    return gone;
+}
+
 /* Return the blocks at the head of *chain that belong to one pool (a
  * batch holds runs of them: a refill takes a pool's blocks together, and a
  * program frees neighbours together), advancing *chain past them: every
@@ -264,13 +278,8 @@ static sm_arena_t *pool_free_run(sm_central_t *c, sm_cls_t cls, unsigned nblocks
     pool->nused = (uint16_t)(nused - k);
     if (nused != k)
         return NULL;
-    used_unlink(c, pool); /* used -> empty */
     *emptied = true;
-    sm_lock_t *arena_lock = &sm_g_arena[sm_arena_of(base)->shard].lock;
-    sm_lock(arena_lock);
-    sm_arena_t *gone = sm_arena_give_pool(pool);
-    sm_unlock(arena_lock);
-    return gone;
+    return pool_give_back(c, pool);
 }
 
 void sm_pool_free_batch(sm_cls_t cls, sm_block_t *chain, const char *func)
