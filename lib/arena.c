@@ -296,8 +296,10 @@ void sm_arena_unmap(sm_arena_t *arena)
     sm_space_unmap_arena(arena);
 }
 
-/* Release one shard's set-aside pools and give them back. */
-static void purge_shard(struct sm_arena_state *st)
+/* Release one shard's set-aside pools and give them back. Not inlined:
+ * sm_arena_purge, called after every batch that emptied a pool, stays a
+ * loop of four peeks without this function's frame. */
+static sm_noinline void purge_shard(struct sm_arena_state *st)
 {
     sm_lock(&st->lock);
     sm_pool_t *chain = atomic_load_explicit(&st->purge, memory_order_relaxed);

@@ -41,6 +41,15 @@ static void pool_set_freeblock(sm_pool_t *pool, const sm_block_t *b)
     pool->freeblock = b ? (uint16_t)((uintptr_t)b & (SM_POOL_SIZE - 1)) : SM_POOL_NO_BLOCK;
 }
 
+/* pool_freeblock for a caller that has the pool's address (base) already:
+ * no sm_pool_base arithmetic. */
+static sm_block_t *pool_freeblock_at(const sm_pool_t *pool, uintptr_t base)
+{
+    if (pool->freeblock == SM_POOL_NO_BLOCK)
+        return NULL;
+    return (sm_block_t *)(base + pool->freeblock);
+}
+
 static unsigned pool_limit(sm_cls_t cls)
 {
     return sm_class_nblocks(cls) * (unsigned)sm_class_size(cls);
@@ -147,8 +156,11 @@ static void batch_append(sm_block_t **head, sm_block_t **tail, sm_block_t *first
  * list lie forwards in the same 4 KiB for 96% of pairs instead of 0% (91%
  * backwards), and CPU-time medians against pymalloc are, descending then
  * ascending: sort_live 1.03x, 0.92x; gc_graph 1.54x, 1.32x; dicts_lists
- * 1.24x, 0.97x. Cut in runs, a batch costs 12.6 instructions a block, 16.3
- * pushed one by one (callgrind, 500k 32-byte mallocs then frees).
+ * 1.24x, 0.97x. Cut in runs, a batch costs 9.4 instructions a block
+ * (12.7 when the carving loop tested two bounds a block), 16.3 pushed one
+ * by one (callgrind, a program that mallocs 500k 32-byte blocks then frees
+ * them, LD_PRELOAD=build/lib/libsmalloc.so SMALLOC_BACKGROUND=0:
+ * sm_pool_alloc_batch's instructions / 500k).
  */
 unsigned sm_pool_alloc_batch(unsigned shard, sm_cls_t cls, unsigned want, sm_block_t **chain)
 {
@@ -178,17 +190,17 @@ unsigned sm_pool_alloc_batch(unsigned shard, sm_cls_t cls, unsigned want, sm_blo
         }
         unsigned offset = pool->nextoffset;
         if (got < want && offset < limit) {
-            char *base = sm_pool_base(pool);
-            sm_block_t *run = (sm_block_t *)(base + offset);
-            sm_block_t *last = run;
-            for (got++, offset += (unsigned)size; got < want && offset < limit;
-                 got++, offset += (unsigned)size) {
-                sm_block_t *b = (sm_block_t *)(base + offset);
-                sm_freelist_set_next(last, b);
-                last = b;
-            }
-            pool->nextoffset = (uint16_t)offset;
-            batch_append(&head, &tail, run, last);
+            /* How many first (one division when the pool ends, not per
+             * block), then a loop with one bound. */
+            unsigned n = want - got;
+            if (n * size > limit - offset)
+                n = (limit - offset) / (unsigned)size;
+            char *run = sm_pool_base(pool) + offset, *last = run;
+            for (unsigned i = 1; i < n; i++, last += size)
+                sm_freelist_set_next((sm_block_t *)last, (sm_block_t *)(last + size));
+            pool->nextoffset = (uint16_t)(offset + n * size);
+            got += n;
+            batch_append(&head, &tail, (sm_block_t *)run, (sm_block_t *)last);
         }
         pool->nused = (uint16_t)(pool->nused + (got - before));
         if (pool->nused == nblocks)
@@ -202,66 +214,99 @@ unsigned sm_pool_alloc_batch(unsigned shard, sm_cls_t cls, unsigned want, sm_blo
     return got;
 }
 
-/* Return the blocks at the head of *chain that belong to one pool (a
- * batch holds runs of them: a refill takes a pool's blocks together, and a
- * program frees neighbours together), advancing *chain past them: every
- * block is checked and pushed on the pool's free list, the pool's count
- * and state change once for the run. Python dropping a large container
- * flushes about half of its frees through here; per block this is a link
- * read, two checks and a push. Returns an arena to unmap, if the pool
- * emptied it. pre: c, the pool's class list, locked. */
-static sm_arena_t *pool_free_run(sm_central_t *c, sm_cls_t cls, unsigned nblocks,
-                                 sm_block_t **chain, const char *func)
+/* used -> empty: pool, left empty by a flushed run, goes back to its arena;
+ * returns the arena to unmap, if that emptied it. Out of line, so that the
+ * run's loop keeps its registers (1 run in 20 empties its pool in
+ * python3 dicts_lists.py). pre: c, the pool's class list, locked. */
+static sm_noinline sm_arena_t *pool_give_back(sm_central_t *c, sm_pool_t *pool)
 {
-    sm_block_t *b = *chain;
-    sm_pool_t *pool = sm_pool_of((uintptr_t)b);
-    if (sm_unlikely(pool->cls != cls))
-        sm_fatal(func, b, "invalid pointer");
-    sm_block_t *first = pool_freeblock(pool);
-    unsigned k = 0;
-    do {
-        sm_block_t *next = sm_freelist_next(b);
-        uint16_t offset = (uint16_t)((uintptr_t)b & (SM_POOL_SIZE - 1));
-        if (sm_unlikely(offset >= pool->nextoffset))
-            sm_fatal(func, b, "invalid pointer");
-        if (sm_unlikely(first == b || k >= pool->nused))
-            sm_fatal(func, b, "double free detected");
-        sm_freelist_set_next(b, first);
-        first = b;
-        k++;
-        b = next;
-    } while (b != NULL && sm_pool_of((uintptr_t)b) == pool);
-    *chain = b;
-    pool_set_freeblock(pool, first);
-    if (pool->nused == nblocks)
-        used_link_front(c, pool); /* full -> used */
-    pool->nused = (uint16_t)(pool->nused - k);
-    if (pool->nused != 0)
-        return NULL;
-    used_unlink(c, pool); /* used -> empty */
-    sm_lock_t *arena_lock = &sm_g_arena[sm_arena_of((uintptr_t)first)->shard].lock;
+    used_unlink(c, pool);
+    sm_lock_t *arena_lock = &sm_g_arena[sm_arena_of((uintptr_t)pool)->shard].lock;
     sm_lock(arena_lock);
     sm_arena_t *gone = sm_arena_give_pool(pool);
     sm_unlock(arena_lock);
     return gone;
 }
 
+/* Return the blocks at the head of *chain that belong to one pool (a
+ * batch holds runs of them: a refill takes a pool's blocks together, and a
+ * program frees neighbours together), advancing *chain past them: every
+ * block is checked and pushed on the pool's free list, the pool's count
+ * and state change once for the run. Python dropping a large container
+ * flushes most of its frees through here, in short runs: in python3.11
+ * bench/python/dicts_lists.py 0.2, 677k blocks in 160k runs of 134k
+ * distinct pools (callgrind's counts of this function's lines, command in
+ * tcache.h; the pools counted by a build that counted them), in gc_graph
+ * 0.3, 371k blocks in 247k runs. So the run's own cost counts as much as
+ * the block's: the pool's fields are read into locals once (a store
+ * through a block could alias them), and a block is in the run while it
+ * lies in the run's 4 KiB (one xor, which gives its offset too, and one
+ * compare, which also ends the run at NULL). A block costs 15
+ * instructions (17 before; objdump -d of sm_pool_free_batch), and
+ * sm_pool_free_batch went from 27.9M to 18.9M instructions in
+ * dicts_lists (with pool_give_back). Sets *emptied when the run left the pool empty (given to
+ * its arena); returns the arena to unmap, if that emptied it. pre: c, the
+ * pool's class list, locked. */
+static sm_arena_t *pool_free_run(sm_central_t *c, sm_cls_t cls, unsigned nblocks,
+                                 sm_block_t **chain, bool *emptied, const char *func)
+{
+    sm_block_t *b = *chain;
+    uintptr_t base = (uintptr_t)b & ~(SM_POOL_SIZE - 1);
+    sm_pool_t *pool = sm_pool_of(base);
+    if (sm_unlikely(pool->cls != cls))
+        sm_fatal(func, b, "invalid pointer");
+    sm_block_t *first = pool_freeblock_at(pool, base);
+    uintptr_t limit = pool->nextoffset;
+    unsigned nused = pool->nused, k = 0;
+    uintptr_t offset = (uintptr_t)b - base;
+    do {
+        sm_block_t *next = sm_freelist_next(b);
+        if (sm_unlikely(offset >= limit))
+            sm_fatal(func, b, "invalid pointer");
+        if (sm_unlikely(first == b || k >= nused))
+            sm_fatal(func, b, "double free detected");
+        k++;
+        sm_freelist_set_next(b, first);
+        first = b;
+        b = next;
+        offset = (uintptr_t)b ^ base; /* b's offset when b is in the pool */
+    } while (offset < SM_POOL_SIZE);  /* NULL is not: base is not 0 */
+    *chain = b;
+    pool->freeblock = (uint16_t)((uintptr_t)first - base); /* first is b's: not NULL */
+    if (nused == nblocks)
+        used_link_front(c, pool); /* full -> used */
+    pool->nused = (uint16_t)(nused - k);
+    if (nused != k)
+        return NULL;
+    *emptied = true;
+    return pool_give_back(c, pool);
+}
+
 void sm_pool_free_batch(sm_cls_t cls, sm_block_t *chain, const char *func)
 {
     unsigned nblocks = sm_class_nblocks(cls);
-    sm_central_t *c = NULL; /* the central list whose lock is held */
+    sm_central_t *c = NULL;         /* the central list whose lock is held */
+    unsigned shard = SM_SHARDS;     /* c's shard (none yet) */
+    uintptr_t arena = 0;            /* an arena of that shard: the last run's */
     sm_arena_t *unmap = NULL;
+    bool emptied = false;           /* a pool went back to its arena */
 
     while (chain != NULL) {
-        /* A block's shard is its arena's, fixed when the arena was mapped. */
-        sm_central_t *owner = &sm_g_central[sm_arena_of((uintptr_t)chain)->shard][cls];
-        if (owner != c) {
-            if (c != NULL)
-                sm_unlock(&c->lock);
-            c = owner;
-            sm_lock(&c->lock);
+        /* A block's shard is its arena's, fixed when the arena was mapped:
+         * read only when the run is in another arena than the last (in
+         * python3 dicts_lists.py, 101k of 160k runs), c looked up only
+         * when that arena's shard is another. */
+        if (((uintptr_t)chain & ~(SM_ARENA_SIZE - 1)) != arena) {
+            arena = (uintptr_t)chain & ~(SM_ARENA_SIZE - 1);
+            if (((sm_arena_t *)arena)->shard != shard) {
+                shard = ((sm_arena_t *)arena)->shard;
+                if (c != NULL)
+                    sm_unlock(&c->lock);
+                c = &sm_g_central[shard][cls];
+                sm_lock(&c->lock);
+            }
         }
-        sm_arena_t *gone = pool_free_run(c, cls, nblocks, &chain, func);
+        sm_arena_t *gone = pool_free_run(c, cls, nblocks, &chain, &emptied, func);
         if (gone != NULL) {
             gone->next = unmap;
             unmap = gone;
@@ -274,7 +319,10 @@ void sm_pool_free_batch(sm_cls_t cls, sm_block_t *chain, const char *func)
         sm_arena_unmap(unmap);
         unmap = next;
     }
-    sm_arena_purge();
+    /* Only a pool given back can have set pools aside (sm_arena_give_pool);
+     * those set aside by others are purged by them. */
+    if (emptied)
+        sm_arena_purge();
 }
 
 bool sm_pool_holds_free(sm_cls_t cls, const sm_block_t *b)

@@ -38,6 +38,10 @@
  * pools instead). pre: no lock held (it may wake the release thread). */
 sm_hidden bool sm_transfer_put(unsigned shard, sm_cls_t cls, sm_block_t *batch);
 
+/* Is a slot of (shard, cls) free? An unlocked peek: the answer may be
+ * stale by the time the caller acts on it. */
+sm_hidden bool sm_transfer_has_room(unsigned shard, sm_cls_t cls);
+
 /* A parked batch, or NULL. */
 sm_hidden sm_block_t *sm_transfer_take(unsigned shard, sm_cls_t cls);
 

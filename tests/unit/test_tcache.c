@@ -1,7 +1,8 @@
 /*
  * heap: a thread cache refills with half a bin, carving only that many
- * blocks from a fresh pool; a full bin sends its older half away (transfer
- * cache first, pools after); frees from another thread land in the freeing
+ * blocks from a fresh pool; a full bin parks its older half in the transfer
+ * cache, or keeps its 8 newest blocks and frees the rest to the pools when
+ * the slots are full; frees from another thread land in the freeing
  * thread's bin; a thread's exit returns its bins to the pools, and later
  * TLS destructors still allocate; a fork child gets the other threads'
  * cached blocks back.
@@ -147,6 +148,66 @@ Test(tcache, full_bin_parks_its_older_half)
 {
     unsigned shard = clean_shard();
     clean_shard_run(shard, flush_thread, NULL);
+}
+
+/* With the transfer slots of its shard full, a full bin goes back to the
+ * pools but for its 8 newest blocks, in one flush (tcache.c bin_flush):
+ * the bin is left with those and the freed block, and every other block of
+ * the old bin is free in its pool (or its pool is empty, back in its
+ * arena). */
+static void whole_flush_thread(void *arg)
+{
+    unsigned shard = *(unsigned *)arg;
+    sm_tcache_t *h = sm_tcache_get();
+    static void *held[2 * SM_BIN_MAX_BLOCKS + 1];
+    for (unsigned cls = 1; cls <= SM_NCLASSES; cls++) {
+        size_t size = sm_class_size(cls);
+        unsigned cap = capacity(cls), batch = cap / 2;
+        for (unsigned i = 0; i <= cap; i++)
+            held[i] = smalloc_malloc(size);
+        /* Filled after the mallocs, whose refills would take a batch. */
+        sm_block_t *parked[SM_TRANSFER_SLOTS];
+        for (unsigned s = 0; s < SM_TRANSFER_SLOTS; s++) {
+            cr_assert_eq(sm_pool_alloc_batch(shard, cls, batch, &parked[s]), batch, "class %u: batch", cls);
+            cr_assert(sm_transfer_put(shard, cls, parked[s]), "class %u: slot %u not free", cls, s);
+        }
+        cr_assert_not(sm_transfer_has_room(shard, cls), "class %u: the slots are not full", cls);
+        size_t parked0 = sm_transfer_parked_blocks(cls, 1);
+        unsigned i = 0;
+        for (; bin_count(h, cls) < cap; i++)
+            smalloc_free(held[i]);
+        cr_assert_eq(h->room[cls], 0, "class %u: a full bin has room %u", cls, h->room[cls]);
+        sm_block_t *old_bin[2 * SM_BIN_MAX_BLOCKS];
+        unsigned n = 0;
+        for (sm_block_t *b = h->head[cls]; b != NULL; b = sm_freelist_next(b))
+            old_bin[n++] = b;
+        smalloc_free(held[i]);
+        i++;
+        cr_assert_eq(h->head[cls], held[i - 1], "class %u: the freed block is not at the bin head", cls);
+        cr_assert_eq(bin_count(h, cls), 9, "class %u: bin holds %u after a flush to the pools", cls,
+                     bin_count(h, cls));
+        cr_assert_eq(h->room[cls], cap - 9, "class %u: room %u after a flush to the pools", cls, h->room[cls]);
+        for (unsigned j = 0; j < 8; j++)
+            cr_assert_eq(sm_freelist_next(j == 0 ? h->head[cls] : old_bin[j - 1]), old_bin[j],
+                         "class %u: the bin does not keep its newest block %u", cls, j);
+        cr_assert_eq(sm_transfer_parked_blocks(cls, 1), parked0, "class %u: something was parked", cls);
+        /* Free in its pool, or its pool emptied and went back to its arena. */
+        for (unsigned j = 8; j < n; j++)
+            cr_assert(sm_pool_holds_free(cls, old_bin[j]) ||
+                          sm_pool_of((uintptr_t)old_bin[j])->cls == SM_CLASS_NONE,
+                      "class %u: block %u of the bin is not free in its pool", cls, j);
+        for (; i <= cap; i++)
+            smalloc_free(held[i]);
+        sm_block_t *b;
+        while ((b = sm_transfer_take(shard, cls)) != NULL)
+            sm_pool_free_batch(cls, b, "free");
+    }
+}
+
+Test(tcache, full_bin_keeps_8_blocks_and_frees_the_rest_when_the_slots_are_full)
+{
+    unsigned shard = clean_shard();
+    clean_shard_run(shard, whole_flush_thread, &shard);
 }
 
 /* Cross-thread frees and thread exit. */
@@ -493,7 +554,7 @@ Test(tcache, an_exited_threads_cache_goes_to_the_next_thread)
 }
 
 /* A batch is parked with the shard of its first block, whatever the others'
- * (bin_flush_half): a block freed again while it waits in a batch parked
+ * (bin_flush): a block freed again while it waits in a batch parked
  * under another shard's slots is found there too. */
 struct parked_elsewhere {
     unsigned home, other;
