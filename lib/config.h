@@ -100,7 +100,7 @@ typedef size_t sm_cls_t;
 #define SM_LARGE_CACHE_ROOM_MIN ((size_t)128 << 10)
 #define SM_LARGE_CACHE_LIVE_SHARE 8
 #define SM_LARGE_CACHE_UPDATE_EVENTS 1024
-#define SM_LARGE_CACHE_NEIGHBORS 8
+#define SM_LARGE_CACHE_NEIGHBORS 12
 
 _Static_assert(SM_POOLS_PER_ARENA == 256, "pool index must fit a byte");
 _Static_assert(SM_NCLASSES == 64, "the card fixes 64 classes");

@@ -56,13 +56,13 @@
  * thread's frees of another's blocks cancel out.
  *
  * Borrowing: a request whose bin is empty takes a block of the nearest of
- * the SM_LARGE_CACHE_NEIGHBORS (8) classes above that has one, at most 28%
- * larger than the request (656 bytes for 513); freed, it returns to its own
+ * the SM_LARGE_CACHE_NEIGHBORS (12) classes above that has one, at most 40%
+ * larger than the request (720 bytes for 513); freed, it returns to its own
  * class.
  *
  * Why: when sizes come at random, a bin's count is a random walk (a free
  * adds one, a request takes one) and a request misses when the walk is at
- * zero, so bins of few blocks miss often; borrowing pools nine bins into
+ * zero, so bins of few blocks miss often; borrowing pools 13 bins into
  * one walk, and the room gives a program with much data at these sizes a
  * cache in proportion while one with little keeps 128 KiB. Fewer misses
  * also mean fewer sizes for glibc to split and coalesce, which lowered
@@ -74,12 +74,12 @@
  *
  *   workload         instructions (M)             peak RSS (MiB)
  *                    before  now   glibc mimalloc before  now  glibc mimalloc
- *   mixed_tail       50.6   38.3   71.0   42.9    25.1  20.8  22.9   25.1
- *   mixed_tail_2     46.9   38.1   68.7   38.6    46.8  38.9  40.6   46.3
- *   server           54.1   53.3   79.5  109.5    12.3  10.0  11.3   28.4
- *   fallback_mix     66.6   50.4   90.9   55.7    18.3  18.2  17.3   19.7
- *   realloc_strings  56.4   56.5   95.3   49.1     3.8   3.8   3.2    4.5
- *   thread_churn     32.5   30.6   70.3  477.6     4.3   4.3   2.8    6.9
+ *   mixed_tail       50.6   38.5   71.0   42.9    25.1  21.3  22.9   25.1
+ *   mixed_tail_2     46.9   38.3   68.7   38.6    46.6  39.1  40.5   46.3
+ *   server           54.1   53.7   79.5  109.5    12.9  10.0  11.8   27.6
+ *   fallback_mix     66.6   50.7   90.9   55.7    18.3  18.1  17.3   19.7
+ *   realloc_strings  56.4   56.5   95.3   49.1     3.8   4.0   3.3    4.6
+ *   thread_churn     32.5   30.6   70.3  477.6     4.3   4.2   2.7    6.7
  *
  * (server's RSS varies by a fifth with the machine's load.) Tried and
  * dropped: a flat 2 MiB a thread (mixed_tail 39.9M instructions, but peak
@@ -89,7 +89,10 @@
  * KiB, it cost realloc_strings 0.2 MiB); a room grown on misses in bins
  * that had turned blocks away (realloc_strings +1.8); a room from each
  * thread's own balance (thread_churn +2.1: blocks freed by other threads
- * never leave their allocator's balance).
+ * never leave their allocator's balance). Borrowing from 8 classes above
+ * instead of 12: fallback_mix 18.6 MiB (1.055 times glibc's); from 16:
+ * realloc_strings 4.1 MiB. (realloc_strings' peak RSS now varies between
+ * 3.8 and 4.1 MiB from run to run, before between 3.8 and 3.9.)
  *
  * A cache is flushed to glibc by smalloc_collect() (the calling thread's);
  * a thread that exits leaves it, and its room, to the next thread to start
