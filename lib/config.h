@@ -89,7 +89,18 @@ typedef size_t sm_cls_t;
 
 /* Default of SMALLOC_LARGE_CACHE (options.h): bytes a thread's large-block
  * cache may hold (large_cache.h). */
-#define SM_LARGE_CACHE_BYTES ((size_t)128 << 10)
+#define SM_LARGE_CACHE_BYTES ((size_t)2 << 20)
+
+/* The room of a thread's large-block cache (large_cache.h): at least
+ * SM_LARGE_CACHE_ROOM_MIN bytes (or SMALLOC_LARGE_CACHE when smaller), else
+ * its share of 1/SM_LARGE_CACHE_LIVE_SHARE of the bytes in use in the
+ * cache's classes, set again every SM_LARGE_CACHE_UPDATE_EVENTS requests
+ * and frees through the cache. A request whose bin is empty takes a block
+ * of one of the SM_LARGE_CACHE_NEIGHBORS classes above, when one has any. */
+#define SM_LARGE_CACHE_ROOM_MIN ((size_t)128 << 10)
+#define SM_LARGE_CACHE_LIVE_SHARE 8
+#define SM_LARGE_CACHE_UPDATE_EVENTS 1024
+#define SM_LARGE_CACHE_NEIGHBORS 12
 
 _Static_assert(SM_POOLS_PER_ARENA == 256, "pool index must fit a byte");
 _Static_assert(SM_NCLASSES == 64, "the card fixes 64 classes");

@@ -1,7 +1,8 @@
 /*
  * The large-block cache (see large_cache.h): class arithmetic, the
  * per-thread records and their registry, the check of glibc's chunk
- * header, malloc and free through the cache.
+ * header, each thread's room, malloc (borrowing from the classes above)
+ * and free through the cache.
  */
 #include <errno.h>
 #include <link.h>
@@ -43,6 +44,10 @@ typedef struct cache_block {
 typedef struct sm_large_cache {
     cache_block_t *head[NCLASSES];
     uint16_t count[NCLASSES];
+    uint32_t until_update;  /* requests and frees before the room is set again */
+    ptrdiff_t live;         /* class sizes of the blocks the thread got less those it freed,
+                             * since it last added them to records.live */
+    size_t room;            /* bytes the cache may hold now: room_min .. cache_bytes */
     _Atomic size_t bytes;  /* class sizes of the cached blocks */
     _Atomic size_t blocks;
     _Atomic size_t hits;   /* requests served, over the record's life */
@@ -78,6 +83,8 @@ static struct {
     _Atomic unsigned nleft;  /* free records that hold blocks (written under
                               * the lock, peeked at without it) */
     _Atomic int header_ok;   /* 0 not checked yet, 1 usable, -1 off */
+    _Atomic ptrdiff_t live;  /* class bytes of blocks in use, as room updates add them */
+    _Atomic unsigned users;  /* records of running threads */
     bool tables_filled;
 } records = {.lock = SM_LOCK_INITIALIZER};
 
@@ -113,8 +120,9 @@ static int class_of_usable(size_t usable)
            (int)((usable - ((size_t)1 << j)) >> (j - 5)) - 1;
 }
 
-/* Bytes a thread may cache (SMALLOC_LARGE_CACHE), written with the tables. */
-static size_t cache_bytes;
+/* Bytes a thread may cache (SMALLOC_LARGE_CACHE), and the room a thread
+ * starts with, written with the tables. */
+static size_t cache_bytes, room_min;
 
 static size_t class_limit(unsigned k)
 {
@@ -126,6 +134,7 @@ static size_t class_limit(unsigned k)
 static void table_fill(void)
 {
     cache_bytes = sm_opt.large_cache;
+    room_min = cache_bytes < SM_LARGE_CACHE_ROOM_MIN ? cache_bytes : SM_LARGE_CACHE_ROOM_MIN;
     for (unsigned k = 0; k < NCLASSES; k++) {
         table.size[k] = (uint32_t)class_size(k);
         table.limit[k] = (uint16_t)class_limit(k);
@@ -257,6 +266,11 @@ static sm_noinline sm_large_cache_t *cache_attach(void)
         atomic_store_explicit(&records.header_ok, ok, memory_order_release);
     }
     sm_large_cache_t *c = ok > 0 ? record_take() : NULL;
+    if (c != NULL) {
+        atomic_fetch_add_explicit(&records.users, 1, memory_order_relaxed);
+        if (c->room == 0)
+            c->room = room_min; /* a new record; an adopted one keeps its room */
+    }
     creating = false;
     my_cache = c != NULL ? c : DEAD;
     return my_cache;
@@ -278,6 +292,28 @@ static void counters_add(sm_large_cache_t *c, long blocks, long bytes)
 
 /* ---- malloc and free ---------------------------------------------------- */
 
+/* The room of a thread's cache, set again every SM_LARGE_CACHE_UPDATE_EVENTS
+ * requests and frees through it: its share of an eighth of the bytes in use
+ * in the classes, over all threads, within [room_min, cache_bytes]
+ * (large_cache.h). The thread adds what it got and freed since the last
+ * time to the process-wide sum: one atomic add per update. */
+static sm_noinline void room_update(sm_large_cache_t *c)
+{
+    c->until_update = SM_LARGE_CACHE_UPDATE_EVENTS;
+    ptrdiff_t live = atomic_fetch_add_explicit(&records.live, c->live, memory_order_relaxed) + c->live;
+    c->live = 0;
+    unsigned users = atomic_load_explicit(&records.users, memory_order_relaxed);
+    size_t share = live > 0 ? (size_t)live / SM_LARGE_CACHE_LIVE_SHARE / (users > 0 ? users : 1) : 0;
+    c->room = share < room_min ? room_min : share > cache_bytes ? cache_bytes : share;
+}
+
+static sm_always_inline void update_tick(sm_large_cache_t *c)
+{
+    if (sm_unlikely(c->until_update == 0))
+        room_update(c);
+    c->until_update--;
+}
+
 /* A request the cache does not serve, to glibc, counted in the thread's
  * record: no atomic read-modify-write on a line all threads share. */
 static void *system_malloc_counted(sm_large_cache_t *c, size_t n)
@@ -293,6 +329,17 @@ static void *system_malloc_counted(sm_large_cache_t *c, size_t n)
     return sm_fallback_malloc_uncounted(n);
 }
 
+/* The nearest of the SM_LARGE_CACHE_NEIGHBORS classes above k whose bin
+ * holds a block, or k when none does. */
+static unsigned nearest_larger(const sm_large_cache_t *c, unsigned k)
+{
+    unsigned last = k + SM_LARGE_CACHE_NEIGHBORS < NCLASSES ? k + SM_LARGE_CACHE_NEIGHBORS : NCLASSES - 1;
+    for (unsigned j = k + 1; j <= last; j++)
+        if (c->head[j] != NULL)
+            return j;
+    return k;
+}
+
 void *sm_large_cache_malloc(size_t n)
 {
     sm_large_cache_t *c = cache_get();
@@ -300,8 +347,12 @@ void *sm_large_cache_malloc(size_t n)
         return sm_fallback_malloc(n);
     if (n > SM_LARGE_CACHE_MAX)
         return system_malloc_counted(c, n);
+    update_tick(c);
     unsigned k = table.request_class[(n - 1) / 16];
+    if (sm_unlikely(c->head[k] == NULL))
+        k = nearest_larger(c, k);
     cache_block_t *b = c->head[k];
+    c->live += (ptrdiff_t)table.size[k];
     if (b == NULL)
         return system_malloc_counted(c, table.size[k]);
     c->head[k] = b->next;
@@ -333,9 +384,12 @@ bool sm_large_cache_free(void *p)
     cache_block_t *b = p;
     if (sm_unlikely(b->mark == SM_FREED_MARK) && bin_holds(c, k, b))
         sm_fatal("free", p, "double free detected (block is in the large-block cache)");
+    update_tick(c);
     size_t size = table.size[k];
-    if (c->count[k] >= table.limit[k] ||
-        atomic_load_explicit(&c->bytes, memory_order_relaxed) + size > cache_bytes)
+    c->live -= (ptrdiff_t)size;
+    if (c->count[k] >= table.limit[k])
+        return false;
+    if (atomic_load_explicit(&c->bytes, memory_order_relaxed) + size > c->room)
         return false;
     b->mark = SM_FREED_MARK;
     b->next = c->head[k];
@@ -382,6 +436,9 @@ void sm_large_cache_flush(bool exiting)
         return;
     }
     my_cache = DEAD;
+    atomic_fetch_add_explicit(&records.live, c->live, memory_order_relaxed);
+    c->live = 0;
+    atomic_fetch_sub_explicit(&records.users, 1, memory_order_relaxed);
     /* The slot is reserved here, so two threads exiting at once cannot
      * both take the last one. */
     sm_lock(&records.lock);

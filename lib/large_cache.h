@@ -42,19 +42,62 @@
  * The freed mark in the second word catches a double free of a cached
  * block, as the pools' mark does (freelist.h).
  *
- * Bounds: a thread caches at most SMALLOC_LARGE_CACHE bytes (default
- * SM_LARGE_CACHE_BYTES, 128 KiB; 0 turns the cache off), and at most a
- * quarter of that, and at least 4 blocks, per class; beyond them a free
- * goes to glibc. Why 128 KiB: a bigger cache hits more often but keeps
- * free blocks glibc could have reused for other sizes. Measured with
- * bench/driver (callgrind at --scale 0.05, peak RSS at --scale 0.5) for
- * SMALLOC_LARGE_CACHE = 128K / 512K / 2M: mixed_tail 50.6M / 45.3M / 39.9M
- * instructions (mimalloc 42.9M) at 25.7 / 26.1 / 25.9 MiB; server 50.4M /
- * 47.0M / 45.8M at 10.9 / 12.9 / 12.8 MiB (glibc 9.1 MiB). A cache is
- * flushed to glibc by smalloc_collect() (the
- * calling thread's); a thread that exits leaves it to the next thread to
- * start (at most SM_LEGACY_SLOTS such caches wait, for at most a release
- * delay, release.h).
+ * Room: a thread caches at most its room, and a bin at most a quarter of
+ * SMALLOC_LARGE_CACHE (at least 4 blocks); beyond them a free goes to glibc.
+ * The room follows the data in use at the cache's sizes: every
+ * SM_LARGE_CACHE_UPDATE_EVENTS (1024) requests and frees through its cache,
+ * a thread adds the class bytes it got less those it freed since its last
+ * look to a process-wide sum (one atomic add) and takes as room its share
+ * of an eighth of it (sum / 8 / threads with a cache), at least 128 KiB
+ * (SM_LARGE_CACHE_ROOM_MIN) and at most SMALLOC_LARGE_CACHE (default
+ * SM_LARGE_CACHE_BYTES, 2 MiB; 0 turns the cache off). The sum is an
+ * estimate (glibc's realloc changes a block's size unseen; blocks made
+ * before libsmalloc count when freed), summed over threads so that one
+ * thread's frees of another's blocks cancel out.
+ *
+ * Borrowing: a request whose bin is empty takes a block of the nearest of
+ * the SM_LARGE_CACHE_NEIGHBORS (12) classes above that has one, at most 40%
+ * larger than the request (720 bytes for 513); freed, it returns to its own
+ * class.
+ *
+ * Why: when sizes come at random, a bin's count is a random walk (a free
+ * adds one, a request takes one) and a request misses when the walk is at
+ * zero, so bins of few blocks miss often; borrowing pools 13 bins into
+ * one walk, and the room gives a program with much data at these sizes a
+ * cache in proportion while one with little keeps 128 KiB. Fewer misses
+ * also mean fewer sizes for glibc to split and coalesce, which lowered
+ * peak RSS below glibc's own on mixed_tail. Measured with callgrind
+ * (`valgrind --tool=callgrind build/bench/driver -w W --scale 0.05`,
+ * instructions of the whole run) and peak_rss_kb of `build/bench/driver -w
+ * W --scale 0.5` (median of 7 runs, interleaved), before (128 KiB a thread,
+ * no borrowing) -> now, glibc and mimalloc beside:
+ *
+ *   workload         instructions (M)             peak RSS (MiB)
+ *                    before  now   glibc mimalloc before  now  glibc mimalloc
+ *   mixed_tail       50.6   38.5   71.0   42.9    25.1  21.3  22.9   25.1
+ *   mixed_tail_2     46.9   38.3   68.7   38.6    46.6  39.1  40.5   46.3
+ *   server           54.1   53.7   79.5  109.5    12.9  10.0  11.8   27.6
+ *   fallback_mix     66.6   50.7   90.9   55.7    18.3  18.1  17.3   19.7
+ *   realloc_strings  56.4   56.5   95.3   49.1     3.8   4.0   3.3    4.6
+ *   thread_churn     32.5   30.6   70.3  477.6     4.3   4.2   2.7    6.7
+ *
+ * (server's RSS varies by a fifth with the machine's load.) Tried and
+ * dropped: a flat 2 MiB a thread (mixed_tail 39.9M instructions, but peak
+ * RSS of server +2.7 MiB, realloc_strings +2.1, thread_churn +5.1); on top
+ * of it, giving back every 1024 events half of what a bin held unused
+ * (server's RSS back to that of 128 KiB, mixed_tail 42.2M; alone, at 128
+ * KiB, it cost realloc_strings 0.2 MiB); a room grown on misses in bins
+ * that had turned blocks away (realloc_strings +1.8); a room from each
+ * thread's own balance (thread_churn +2.1: blocks freed by other threads
+ * never leave their allocator's balance). Borrowing from 8 classes above
+ * instead of 12: fallback_mix 18.6 MiB (1.055 times glibc's); from 16:
+ * realloc_strings 4.1 MiB. (realloc_strings' peak RSS now varies between
+ * 3.8 and 4.1 MiB from run to run, before between 3.8 and 3.9.)
+ *
+ * A cache is flushed to glibc by smalloc_collect() (the calling thread's);
+ * a thread that exits leaves it, and its room, to the next thread to start
+ * (at most SM_LEGACY_SLOTS such caches wait, for at most a release delay,
+ * release.h).
  *
  * Each thread's cache lives in memory of libsmalloc's own (a slab of
  * mmap'ed records, recycled when threads exit), reached through one TLS

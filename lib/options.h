@@ -44,9 +44,10 @@
       "debug mode: guard bytes around every block, fill patterns, checks on every free and "   \
       "realloc, freed blocks held in a quarantine; an error is reported with the block's "     \
       "allocation backtrace, then the process aborts")                                         \
-    X(large_cache, "SMALLOC_LARGE_CACHE", uint, SM_LARGE_CACHE_BYTES, "128K",                  \
-      "bytes of free blocks of 513 bytes to 16 KiB each thread keeps for reuse in front of "    \
-      "the system malloc (`0`: none)")                                                         \
+    X(large_cache, "SMALLOC_LARGE_CACHE", uint, SM_LARGE_CACHE_BYTES, "2M",                    \
+      "most bytes of free blocks of 513 bytes to 16 KiB a thread keeps for reuse in front of "  \
+      "the system malloc: 128K, more while its share of an eighth of the bytes in use at "      \
+      "those sizes is more (`0`: none)")                                                       \
     X(release_delay_ms, "SMALLOC_RELEASE_DELAY_MS", uint, 1000, "1000",                       \
       "milliseconds a free pool or a batch parked between threads stays unused before its "  \
       "memory goes back to the OS; a thread cache that saw no slow path for as long is "      \

@@ -25,9 +25,15 @@
 
 sm_space_t sm_g_space;
 
-static _Atomic uint64_t taken[SLOT_WORDS];
-static _Atomic uint64_t ours[SLOT_WORDS];
-static atomic_bool full;
+/* The two bitmaps word by word, side by side, after the full flag: the
+ * first arenas' bits and the flag share one page of .bss, which start-up
+ * touches (two bitmaps of their own took a page each). */
+static struct {
+    atomic_bool full;
+    struct {
+        _Atomic uint64_t taken, ours;
+    } word[SLOT_WORDS];
+} slot_map;
 
 static size_t slot_of(uintptr_t a)
 {
@@ -39,7 +45,7 @@ bool sm_space_contains(uintptr_t a)
     if (a - sm_g_space.base >= sm_g_space.size)
         return false;
     size_t slot = slot_of(a);
-    uint64_t word = atomic_load_explicit(&ours[slot / 64], memory_order_acquire);
+    uint64_t word = atomic_load_explicit(&slot_map.word[slot / 64].ours, memory_order_acquire);
     return (word >> (slot % 64)) & 1;
 }
 
@@ -82,10 +88,10 @@ void sm_space_init(bool debug)
 static size_t claim_slot(void)
 {
     for (size_t w = 0; w < SLOT_WORDS; w++) {
-        uint64_t bits = atomic_load_explicit(&taken[w], memory_order_relaxed);
+        uint64_t bits = atomic_load_explicit(&slot_map.word[w].taken, memory_order_relaxed);
         while (bits != ~(uint64_t)0) {
             uint64_t bit = (uint64_t)1 << __builtin_ctzll(~bits);
-            bits = atomic_fetch_or_explicit(&taken[w], bit, memory_order_relaxed);
+            bits = atomic_fetch_or_explicit(&slot_map.word[w].taken, bit, memory_order_relaxed);
             if (!(bits & bit))
                 return w * 64 + (size_t)__builtin_ctzll(bit);
         }
@@ -93,10 +99,10 @@ static size_t claim_slot(void)
     return SM_SPACE_SLOTS;
 }
 
-static void release_slot(_Atomic uint64_t *bitmap, size_t slot)
+/* Clear the bit of slot in word, its word of one of the bitmaps. */
+static void release_slot(_Atomic uint64_t *word, size_t slot)
 {
-    atomic_fetch_and_explicit(&bitmap[slot / 64], ~((uint64_t)1 << (slot % 64)),
-                              memory_order_release);
+    atomic_fetch_and_explicit(word, ~((uint64_t)1 << (slot % 64)), memory_order_release);
 }
 
 void *sm_space_new_arena(void)
@@ -108,27 +114,27 @@ void *sm_space_new_arena(void)
         void *arena = (void *)(sm_g_space.base + slot * SM_ARENA_SIZE);
         int err = sm_os_map_at(arena, SM_ARENA_SIZE);
         if (err == 0) {
-            atomic_fetch_or_explicit(&ours[slot / 64], (uint64_t)1 << (slot % 64),
+            atomic_fetch_or_explicit(&slot_map.word[slot / 64].ours, (uint64_t)1 << (slot % 64),
                                      memory_order_release);
-            atomic_store_explicit(&full, false, memory_order_relaxed);
+            atomic_store_explicit(&slot_map.full, false, memory_order_relaxed);
             return arena;
         }
         if (err != EEXIST) {
-            release_slot(taken, slot);
+            release_slot(&slot_map.word[slot / 64].taken, slot);
             return NULL;
         }
         /* Mapped by someone else: the slot stays taken, try the next. */
     }
-    atomic_store_explicit(&full, true, memory_order_relaxed);
+    atomic_store_explicit(&slot_map.full, true, memory_order_relaxed);
     return NULL;
 }
 
 void sm_space_unmap_arena(void *arena)
 {
     size_t slot = slot_of((uintptr_t)arena);
-    release_slot(ours, slot);
+    release_slot(&slot_map.word[slot / 64].ours, slot);
     sm_os_unmap(arena, SM_ARENA_SIZE);
-    release_slot(taken, slot); /* only now: the slot may be mapped again */
+    release_slot(&slot_map.word[slot / 64].taken, slot); /* only now: the slot may be mapped again */
 }
 
 void sm_space_set_class(const void *pool_base, sm_cls_t cls)
@@ -139,5 +145,5 @@ void sm_space_set_class(const void *pool_base, sm_cls_t cls)
 
 bool sm_space_full(void)
 {
-    return atomic_load_explicit(&full, memory_order_relaxed);
+    return atomic_load_explicit(&slot_map.full, memory_order_relaxed);
 }

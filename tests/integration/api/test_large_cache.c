@@ -22,7 +22,7 @@ static struct smalloc_stats snapshot(void)
 Test(large_cache, a_freed_block_serves_the_next_request_of_its_class)
 {
     for (size_t n = 513; n <= 16384; n += 97) {
-        smalloc_collect(); /* each class on its own: the cache holds 128 KiB in all */
+        smalloc_collect(); /* each class on its own */
         void *p = malloc(n);
         cr_assert_not_null(p);
         cr_assert_geq(malloc_usable_size(p), n, "malloc(%zu)", n);
@@ -43,7 +43,34 @@ Test(large_cache, a_freed_block_serves_the_next_request_of_its_class)
     cr_assert_eq(empty.large_cache_bytes, 0);
 }
 
-Test(large_cache, stays_within_its_bounds)
+/* A request whose bin is empty takes a cached block of one of the 12
+ * classes above it (at most 40% larger), never a smaller one. */
+Test(large_cache, an_empty_bin_borrows_from_the_nearest_larger_classes)
+{
+    smalloc_collect();
+    void *p = malloc(2000); /* class 62: 1985..2016 */
+    cr_assert_not_null(p);
+    free(p);
+    void *smaller_too_far = malloc(1590); /* class 49: 13 below */
+    cr_assert_neq(smaller_too_far, p, "a block 13 classes up served malloc(1590)");
+    void *larger = malloc(2040); /* class 63 */
+    cr_assert_neq(larger, p, "a smaller block served malloc(2040)");
+    size_t hits = snapshot().large_cache_hits;
+    void *q = malloc(1800); /* class 56: 6 below */
+    cr_assert_eq(q, p, "malloc(1800) did not take the cached 2000-byte block");
+    cr_assert_eq(snapshot().large_cache_hits, hits + 1);
+    cr_assert_geq(malloc_usable_size(q), 2000);
+    free(q);
+    free(larger);
+    free(smaller_too_far);
+    smalloc_collect();
+}
+
+/* The room of a thread's cache follows the bytes in use at the cache's
+ * sizes (an eighth of them, at least 128 KiB, at most SMALLOC_LARGE_CACHE,
+ * 2 MiB), looked at every 1024 requests and frees: with 14 MiB in use the
+ * frees fill far more than 128 KiB; with little in use it is 128 KiB. */
+Test(large_cache, its_room_follows_the_bytes_in_use)
 {
     enum { N = 2000 };
     static void *blocks[N];
@@ -52,9 +79,22 @@ Test(large_cache, stays_within_its_bounds)
         blocks[i] = malloc(600 + (i % 20) * 700);
     for (size_t i = 0; i < N; i++)
         free(blocks[i]);
-    struct smalloc_stats s = snapshot();
-    cr_assert_leq(s.large_cache_bytes, (size_t)128 << 10, "%zu bytes cached", s.large_cache_bytes);
-    cr_assert_gt(s.large_cache_blocks, 0);
+    struct smalloc_stats grown = snapshot();
+    cr_assert_gt(grown.large_cache_bytes, (size_t)512 << 10, "%zu bytes cached", grown.large_cache_bytes);
+    cr_assert_leq(grown.large_cache_bytes, (size_t)2 << 20, "%zu bytes cached", grown.large_cache_bytes);
+
+    /* Two looks at the room with (nearly) nothing in use: back to 128 KiB. */
+    smalloc_collect();
+    for (size_t i = 0; i < 1100; i++)
+        free(malloc(600 + (i % 20) * 700));
+    for (size_t i = 0; i < 100; i++)
+        blocks[i] = malloc(600 + (i % 20) * 700);
+    for (size_t i = 0; i < 100; i++)
+        free(blocks[i]);
+    struct smalloc_stats small = snapshot();
+    cr_assert_leq(small.large_cache_bytes, (size_t)128 << 10, "%zu bytes cached", small.large_cache_bytes);
+    cr_assert_gt(small.large_cache_blocks, 0);
+
     /* Larger than the cache serves: always glibc's. */
     void *big = malloc(16385);
     struct smalloc_stats before = snapshot();
