@@ -41,14 +41,7 @@ trap 'rm -rf "$tmp"' EXIT
 # whether a build tree exists.
 cc -O2 -fno-builtin-malloc -fno-builtin-free -o "$tmp/pair" "$here/pair.c"
 
-multiarch=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
-declare -A lib=(
-    [glibc]=
-    [smalloc]=$build/lib/libsmalloc.so
-    [jemalloc]=/usr/lib/$multiarch/libjemalloc.so.2
-    [mimalloc]=/usr/lib/$multiarch/libmimalloc.so.2
-    [tcmalloc]=/usr/lib/$multiarch/libtcmalloc_minimal.so.4
-)
+source "$here/allocators.sh"
 
 # Total instructions (Ir) of one run: pair COUNT [SIZE [loop]] under callgrind.
 ir() {
@@ -75,8 +68,8 @@ for a in "${allocs[@]}"; do
     if [ -z "${lib[$a]+set}" ]; then
         echo "callgrind.sh: unknown allocator $a" >&2; continue
     fi
-    if [ -n "${lib[$a]}" ] && [ ! -f "${lib[$a]}" ]; then
-        printf '%-10s %10s %10s  %s\n' "$a" - - "${lib[$a]} missing"; continue
+    if allocator_missing "$a"; then
+        printf '%-10s %10s %10s  %s\n' "$a" - - "not installed"; continue
     fi
     if v=$(per_pair "${lib[$a]}"); then
         net=$(awk -v v="$v" -v l="$loop" 'BEGIN { printf "%.1f", v - l }')

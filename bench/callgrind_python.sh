@@ -39,21 +39,15 @@ while [ $# -gt 0 ]; do
 done
 command -v valgrind >/dev/null || { echo "callgrind_python.sh: valgrind is not installed" >&2; exit 1; }
 
-multiarch=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
-declare -A lib=(
-    [glibc]=
-    [smalloc]=$build/lib/libsmalloc.so
-    [jemalloc]=/usr/lib/$multiarch/libjemalloc.so.2
-    [mimalloc]=/usr/lib/$multiarch/libmimalloc.so.2
-    [tcmalloc]=/usr/lib/$multiarch/libtcmalloc_minimal.so.4
-    [pymalloc]=
-    [pymalloc+smalloc]=$build/lib/libsmalloc.so
-)
+source "$here/allocators.sh"
+lib[pymalloc]= # python's own, no preload
+lib[pymalloc+smalloc]=$build/lib/libsmalloc.so # python's own over libsmalloc
 IFS=, read -r -a allocs <<<"$want"
 IFS=, read -r -a names <<<"$scripts"
 for a in "${allocs[@]}"; do
     [ -n "${lib[$a]+set}" ] || { echo "callgrind_python.sh: unknown allocator $a" >&2; exit 2; }
-    [ -z "${lib[$a]}" ] || [ -f "${lib[$a]}" ] || { echo "callgrind_python.sh: ${lib[$a]} missing" >&2; exit 1; }
+    [ $a = pymalloc ] || ! allocator_missing "$a" ||
+        { echo "callgrind_python.sh: $a is not installed (${lib[$a]:-no library})" >&2; exit 1; }
 done
 
 tmp=$(mktemp -d)

@@ -136,20 +136,7 @@ runprog=$benchdir/runprog
 gbench=$benchdir/gbench_shim
 
 # ---- 3. allocators ------------------------------------------------------------
-multiarch=$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
-find_lib() { # soname -> path, or nothing
-    local f
-    for f in "/usr/lib/$multiarch/$1" "/lib/$multiarch/$1" "/usr/lib/$1" "/usr/local/lib/$1"; do
-        [ -f "$f" ] && { echo "$f"; return; }
-    done
-    ldconfig -p 2>/dev/null | awk -v so="$1" '$1 == so { print $NF; exit }'
-}
-declare -A lib
-lib[glibc]=
-lib[smalloc]=$build/lib/libsmalloc.so
-lib[jemalloc]=$(find_lib libjemalloc.so.2)
-lib[mimalloc]=$(find_lib libmimalloc.so.2)
-lib[tcmalloc]=$(find_lib libtcmalloc_minimal.so.4)
+source "$here/allocators.sh"
 order=(glibc smalloc jemalloc mimalloc tcmalloc)
 # --secure: also the hardened build (SMALLOC_SECURE=ON), to state its cost.
 if [ $secure = 1 ]; then
@@ -176,7 +163,7 @@ for a in "${order[@]}"; do
     if [ -z "${lib[$a]+set}" ]; then
         warn "unknown allocator $a (known: ${!lib[*]})"; continue
     fi
-    if [ "$a" != glibc ] && [ ! -f "${lib[$a]}" ]; then
+    if allocator_missing "$a"; then
         warn "$a: ${lib[$a]:-library} not found, skipped"; continue
     fi
     line=$(env ${lib[$a]:+LD_PRELOAD=${lib[$a]}} "$driver" -w single --n 1000 2>/dev/null) || line=
