@@ -121,6 +121,15 @@
  * with errno = ENOMEM. */
 sm_hidden void *sm_large_cache_malloc(size_t n);
 
+/* realloc of p, a block of glibc's, to n > 0 bytes: p itself when n fits
+ * in its usable size and fills at least half of it; a block of the cache
+ * (or glibc's) with headroom when it grows within the cache's sizes, p
+ * going to the cache; glibc's realloc otherwise (a shrink below half, n
+ * above SM_LARGE_CACHE_MAX, a block the cache cannot read, the cache off).
+ * NULL with errno = ENOMEM and p untouched on failure. Aborts on a realloc
+ * of a cached block. pre: p outside libsmalloc's arenas. */
+sm_hidden void *sm_large_cache_realloc(void *p, size_t n);
+
 /* Keep p, a block of glibc's, in the calling thread's cache; false when it
  * is not kept (the caller gives it to glibc's free). Aborts on a double
  * free of a cached block. pre: p != NULL, outside libsmalloc's arenas. */
