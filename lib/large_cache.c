@@ -1,8 +1,8 @@
 /*
  * The large-block cache (see large_cache.h): class arithmetic, the
  * per-thread records and their registry, the check of glibc's chunk
- * header, each thread's room, malloc (borrowing from the classes above)
- * and free through the cache.
+ * header, each thread's room, malloc (borrowing from the classes above),
+ * free and realloc through the cache.
  */
 #include <errno.h>
 #include <limits.h>
