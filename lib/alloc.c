@@ -120,7 +120,7 @@ void *sm_alloc_realloc(const uint8_t *table, void *p, size_t n)
             sm_fallback_free(p);
             return NULL;
         }
-        return sm_fallback_realloc(p, n);
+        return sm_large_cache_realloc(p, n);
     }
     /* A freed block in this thread's bin: realloc would hand it out again
      * (same class) or report the free() below as the culprit. The same

@@ -1,10 +1,11 @@
 /*
  * The large-block cache (see large_cache.h): class arithmetic, the
  * per-thread records and their registry, the check of glibc's chunk
- * header, each thread's room, malloc (borrowing from the classes above)
- * and free through the cache.
+ * header, each thread's room, malloc (borrowing from the classes above),
+ * free and realloc through the cache.
  */
 #include <errno.h>
+#include <limits.h>
 #include <link.h>
 #include <string.h>
 #include <stdatomic.h>
@@ -25,6 +26,9 @@
 #define GROUP_CLASSES 32 /* classes per power of two */
 #define FIRST_SHIFT 9    /* the first group rounds (512, 1024] */
 #define NCLASSES 160     /* (512, 16384]: five groups */
+#ifndef GROW_DIVISOR
+#define GROW_DIVISOR 8   /* realloc grows a block by at least 1/8 (large_cache.h) */
+#endif
 
 _Static_assert((SM_LARGE_CACHE_MAX >> FIRST_SHIFT) == 1 << (NCLASSES / GROUP_CLASSES),
                "five groups of classes up to SM_LARGE_CACHE_MAX");
@@ -340,15 +344,11 @@ static unsigned nearest_larger(const sm_large_cache_t *c, unsigned k)
     return k;
 }
 
-void *sm_large_cache_malloc(size_t n)
+/* A block of class k from c's bin, one borrowed from the classes above,
+ * or glibc's. pre: c != DEAD. */
+static sm_always_inline void *cache_take(sm_large_cache_t *c, unsigned k)
 {
-    sm_large_cache_t *c = cache_get();
-    if (c == DEAD)
-        return sm_fallback_malloc(n);
-    if (n > SM_LARGE_CACHE_MAX)
-        return system_malloc_counted(c, n);
     update_tick(c);
-    unsigned k = table.request_class[(n - 1) / 16];
     if (sm_unlikely(c->head[k] == NULL))
         k = nearest_larger(c, k);
     cache_block_t *b = c->head[k];
@@ -364,6 +364,16 @@ void *sm_large_cache_malloc(size_t n)
     return b;
 }
 
+void *sm_large_cache_malloc(size_t n)
+{
+    sm_large_cache_t *c = cache_get();
+    if (c == DEAD)
+        return sm_fallback_malloc(n);
+    if (n > SM_LARGE_CACHE_MAX)
+        return system_malloc_counted(c, n);
+    return cache_take(c, table.request_class[(n - 1) / 16]);
+}
+
 static bool bin_holds(const sm_large_cache_t *c, unsigned k, const cache_block_t *b)
 {
     for (const cache_block_t *f = c->head[k]; f != NULL; f = f->next)
@@ -372,18 +382,28 @@ static bool bin_holds(const sm_large_cache_t *c, unsigned k, const cache_block_t
     return false;
 }
 
-bool sm_large_cache_free(void *p)
+/* Abort when p, about to be freed or reallocated by func, is a block of
+ * c's bin k (a double free). */
+static sm_always_inline void check_not_cached(const sm_large_cache_t *c, unsigned k, const cache_block_t *b, const char *func)
 {
-    sm_large_cache_t *c = cache_get();
-    if (c == DEAD)
-        return false;
-    size_t usable = chunk_usable(p);
-    if (usable / 16 >= USABLE_SLOTS || table.usable_class[usable / 16] == 0)
-        return false;
-    unsigned k = table.usable_class[usable / 16] - 1u;
-    cache_block_t *b = p;
     if (sm_unlikely(b->mark == SM_FREED_MARK) && bin_holds(c, k, b))
-        sm_fatal("free", p, "double free detected (block is in the large-block cache)");
+        sm_fatal(func, b, func[0] == 'f' ? "double free detected (block is in the large-block cache)"
+                                         : "block already freed (it is in the large-block cache)");
+}
+
+/* The class a block of usable bytes goes back to, or NO_CLASS when the
+ * cache does not keep such blocks. */
+#define NO_CLASS UINT_MAX
+static unsigned class_of_freed(size_t usable)
+{
+    if (usable / 16 >= USABLE_SLOTS)
+        return NO_CLASS;
+    return table.usable_class[usable / 16] - 1u; /* 0: none */
+}
+
+/* Keep p, of class k, in c's cache, or false (to glibc). pre: c != DEAD. */
+static sm_always_inline bool cache_put(sm_large_cache_t *c, void *p, unsigned k)
+{
     update_tick(c);
     size_t size = table.size[k];
     c->live -= (ptrdiff_t)size;
@@ -391,12 +411,74 @@ bool sm_large_cache_free(void *p)
         return false;
     if (atomic_load_explicit(&c->bytes, memory_order_relaxed) + size > c->room)
         return false;
+    cache_block_t *b = p;
     b->mark = SM_FREED_MARK;
     b->next = c->head[k];
     c->head[k] = b;
     c->count[k]++;
     counters_add(c, 1, (long)size);
     return true;
+}
+
+bool sm_large_cache_free(void *p)
+{
+    sm_large_cache_t *c = cache_get();
+    if (c == DEAD)
+        return false;
+    unsigned k = class_of_freed(chunk_usable(p));
+    if (k == NO_CLASS)
+        return false;
+    check_not_cached(c, k, p, "free");
+    return cache_put(c, p, k);
+}
+
+/* The request a block of usable bytes growing to n is moved to: n, or the
+ * usable size and 1/GROW_DIVISOR more when that is larger,
+ * within the cache's sizes (large_cache.h: a string growing by a few bytes
+ * at a time moves O(log) times, not at every chunk). */
+static size_t grow_target(size_t usable, size_t n)
+{
+    size_t roomy = usable + usable / GROW_DIVISOR;
+    size_t target = n > roomy ? n : roomy;
+    return target < SM_LARGE_CACHE_MAX ? target : SM_LARGE_CACHE_MAX;
+}
+
+/* The move of a growing block p of usable bytes to a block of the cache
+ * (or glibc's) with headroom, p going to the cache. pre: c != DEAD,
+ * usable < n <= SM_LARGE_CACHE_MAX. */
+static sm_noinline void *realloc_move(sm_large_cache_t *c, void *p, size_t usable, size_t n)
+{
+    size_t target = grow_target(usable, n);
+    if (target < SM_LARGE_CACHE_MIN)
+        return sm_fallback_realloc(p, n); /* a small block of glibc's stays glibc's */
+    unsigned k = class_of_freed(usable);
+    if (k != NO_CLASS)
+        check_not_cached(c, k, p, "realloc");
+    void *q = cache_take(c, table.request_class[(target - 1) / 16]);
+    if (q == NULL)
+        return NULL; /* ENOMEM from glibc; p untouched */
+    memcpy(q, p, usable);
+    if (k == NO_CLASS || !cache_put(c, p, k))
+        sm_fallback_free(p);
+    return q;
+}
+
+void *sm_large_cache_realloc(void *p, size_t n)
+{
+    sm_large_cache_t *c = cache_get();
+    size_t usable = c == DEAD ? 0 : chunk_usable(p);
+    if (usable == 0 || n > SM_LARGE_CACHE_MAX)
+        return sm_fallback_realloc(p, n);
+    if (n > usable)
+        return realloc_move(c, p, usable, n);
+    if (n < usable / 2)
+        return sm_fallback_realloc(p, n); /* glibc shrinks it in place */
+    if (sm_unlikely(((const cache_block_t *)p)->mark == SM_FREED_MARK)) {
+        unsigned k = class_of_freed(usable);
+        if (k != NO_CLASS)
+            check_not_cached(c, k, p, "realloc");
+    }
+    return p;
 }
 
 /* Every block of c back to glibc. pre: c is the caller's, or off every

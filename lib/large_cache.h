@@ -51,8 +51,8 @@
  * of an eighth of it (sum / 8 / threads with a cache), at least 128 KiB
  * (SM_LARGE_CACHE_ROOM_MIN) and at most SMALLOC_LARGE_CACHE (default
  * SM_LARGE_CACHE_BYTES, 2 MiB; 0 turns the cache off). The sum is an
- * estimate (glibc's realloc changes a block's size unseen; blocks made
- * before libsmalloc count when freed), summed over threads so that one
+ * estimate (glibc's realloc, for shrinks and sizes above 16 KiB, changes
+ * a block's size unseen; blocks made before libsmalloc count when freed), summed over threads so that one
  * thread's frees of another's blocks cancel out.
  *
  * Borrowing: a request whose bin is empty takes a block of the nearest of
@@ -94,6 +94,40 @@
  * realloc_strings 4.1 MiB. (realloc_strings' peak RSS now varies between
  * 3.8 and 4.1 MiB from run to run, before between 3.8 and 3.9.)
  *
+ * Realloc (sm_large_cache_realloc): glibc's realloc moves a block whose
+ * chunk cannot grow in place by malloc, copy and free inside glibc, past
+ * the cache, at nearly every 16 bytes of growth when other blocks sit
+ * behind it. Here a block stays put while n fits its usable size (glibc's
+ * chunk header, as malloc_usable_size says) and fills at least half of it;
+ * one that grows past it, up to 16 KiB, moves to a block of the cache (or
+ * glibc's) for the larger of n and its usable size plus an eighth, and the
+ * old block goes to the cache, so a string growing a few bytes at a time
+ * moves O(log) times (25 from 600 to 16000 bytes, 8 at a time). A shrink
+ * below half, a size above 16 KiB and a block the cache cannot read
+ * (mmapped, the cache off, valgrind's malloc) are glibc's realloc's.
+ * Measured with `SMALLOC_BACKGROUND=0 LD_PRELOAD=build/lib/libsmalloc.so
+ * valgrind --tool=callgrind build/bench/driver -w W --scale 0.05` (M
+ * instructions of the whole run) and peak_rss_kb of `LD_PRELOAD=...
+ * build/bench/driver -w W` (realloc_strings at scale 1, median of 9
+ * interleaved runs; the others at --scale 0.5, median of 7), before
+ * (glibc's realloc) -> now, with glibc beside:
+ *
+ *   workload         instructions (M)                peak RSS (KiB)
+ *                    before  now   glibc            before  now   glibc
+ *   realloc_strings  56.1   50.0   95.3              4044   4088   3444
+ *   fallback_mix     50.3   50.2   90.9              18528  18576  17672
+ *   mixed_tail       37.8   37.8   71.0              21844  21844  23368
+ *   server           53.4   53.4   79.6              10644  10252  13184
+ *
+ * realloc_strings under tcmalloc 53.4M instructions, 9828 KiB; mimalloc
+ * 49.1M, 4644 KiB. fallback_mix, mixed_tail and server call no realloc:
+ * their RSS differences are run-to-run noise. What is left of
+ * realloc_strings is the pools' realloc (sm_alloc_realloc and its class
+ * lookup, 22.5M of the 50.0M; the workload's own loop 21.8M); glibc's
+ * realloc and its callees took about 6.9M before, the cache's realloc
+ * takes 1.2M now. The headroom, tried: a quarter, 49.9M and 4240 KiB; an
+ * eighth, 50.0M and 4088 KiB; a sixteenth, 50.3M and 4048 KiB.
+ *
  * A cache is flushed to glibc by smalloc_collect() (the calling thread's);
  * a thread that exits leaves it, and its room, to the next thread to start
  * (at most SM_LEGACY_SLOTS such caches wait, for at most a release delay,
@@ -120,6 +154,15 @@
  * thread's cache or from glibc (larger ones too, counted per thread); NULL
  * with errno = ENOMEM. */
 sm_hidden void *sm_large_cache_malloc(size_t n);
+
+/* realloc of p, a block of glibc's, to n > 0 bytes: p itself when n fits
+ * in its usable size and fills at least half of it; a block of the cache
+ * (or glibc's) with headroom when it grows within the cache's sizes, p
+ * going to the cache; glibc's realloc otherwise (a shrink below half, n
+ * above SM_LARGE_CACHE_MAX, a block the cache cannot read, the cache off).
+ * NULL with errno = ENOMEM and p untouched on failure. Aborts on a realloc
+ * of a cached block. pre: p outside libsmalloc's arenas. */
+sm_hidden void *sm_large_cache_realloc(void *p, size_t n);
 
 /* Keep p, a block of glibc's, in the calling thread's cache; false when it
  * is not kept (the caller gives it to glibc's free). Aborts on a double

@@ -2,15 +2,25 @@
  * The large-block cache (lib/large_cache.h) through the public API: freed
  * blocks of 513 bytes to 16 KiB come back to the next request of their
  * class, the cache stays within its bounds, and it is emptied by
- * smalloc_collect() and by the exit of its thread. The program's malloc is
+ * smalloc_collect() and by the exit of its thread; realloc of such a block
+ * stays in place within its usable size and moves through the cache with
+ * headroom. The program's malloc is
  * libsmalloc's (linked), so the system malloc behind it is glibc's.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <malloc.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <smalloc.h>
+
+#include "support.h"
 
 static struct smalloc_stats snapshot(void)
 {
@@ -157,4 +167,210 @@ Test(large_cache, calloc_and_realloc_of_cached_blocks)
     for (size_t i = 0; i < 3000; i++)
         cr_assert_eq(r[i], 0, "realloc byte %zu", i);
     free(r);
+}
+
+/* ---- realloc of a block of glibc's (sm_large_cache_realloc) ------------ */
+
+/* Within its usable size, down to half of it, a block stays where it is,
+ * as large as it was, without a call to glibc (whose realloc would split
+ * the chunk at every shrink and is counted in fallback_calls). */
+Test(large_cache_realloc, stays_in_place_within_its_usable_size_down_to_half)
+{
+    unsigned char *p = malloc(4000);
+    cr_assert_not_null(p);
+    size_t usable = malloc_usable_size(p);
+    fill_pattern(p, 4000, 1);
+    struct smalloc_stats before = snapshot();
+    size_t sizes[] = {usable, 4001, 3000, usable / 2 + 1, usable / 2, usable};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        unsigned char *q = realloc(p, sizes[i]);
+        cr_assert_eq(q, p, "realloc(%zu) of a block of %zu usable bytes moved it", sizes[i], usable);
+        cr_assert_eq(malloc_usable_size(q), usable, "realloc(%zu) changed the usable size to %zu", sizes[i],
+                     malloc_usable_size(q));
+    }
+    cr_assert_eq(check_pattern(p, usable / 2, 1), -1, "contents changed");
+    struct smalloc_stats after = snapshot();
+    cr_assert_eq(after.fallback_calls, before.fallback_calls, "%zu calls to glibc",
+                 after.fallback_calls - before.fallback_calls);
+    free(p);
+}
+
+/* Below half of its usable size, glibc's realloc shrinks it. */
+Test(large_cache_realloc, shrinks_below_half_of_its_usable_size)
+{
+    unsigned char *p = malloc(8000);
+    cr_assert_not_null(p);
+    size_t usable = malloc_usable_size(p);
+    fill_pattern(p, 8000, 2);
+    unsigned char *q = realloc(p, usable / 2 - 600);
+    cr_assert_not_null(q);
+    cr_assert_lt(malloc_usable_size(q), usable / 2, "realloc(%zu) of %zu usable bytes kept %zu", usable / 2 - 600,
+                 usable, malloc_usable_size(q));
+    cr_assert_eq(check_pattern(q, usable / 2 - 600, 2), -1, "contents lost");
+    free(q);
+}
+
+/* Growing past its usable size, a block moves to one with at least an
+ * eighth more room (glibc's realloc gives it the next 16 bytes), and the
+ * old one goes to the cache. */
+Test(large_cache_realloc, a_growing_block_moves_with_headroom_and_the_old_one_is_cached)
+{
+    smalloc_collect();
+    unsigned char *p = malloc(1000);
+    cr_assert_not_null(p);
+    size_t usable = malloc_usable_size(p);
+    fill_pattern(p, usable, 3);
+    struct smalloc_stats before = snapshot();
+    unsigned char *q = realloc(p, usable + 1);
+    cr_assert_not_null(q);
+    struct smalloc_stats after = snapshot();
+    cr_assert_neq(q, p, "realloc(%zu) of a block of %zu usable bytes did not move it", usable + 1, usable);
+    cr_assert_geq(malloc_usable_size(q), usable + usable / 8, "moved to a block of %zu usable bytes",
+                  malloc_usable_size(q));
+    cr_assert_eq(check_pattern(q, usable, 3), -1, "contents lost");
+    cr_assert_eq(after.large_cache_blocks, before.large_cache_blocks + 1, "the old block was not cached");
+    void *r = malloc(1000);
+    cr_assert_eq(r, p, "malloc(1000) did not get the old block back from the cache");
+    free(r);
+    free(q);
+    smalloc_collect();
+}
+
+/* A string growing by 8 bytes from 600 to 16000 moves O(log) times, each
+ * move at most one call to glibc, and keeps its contents. */
+Test(large_cache_realloc, a_string_growing_by_small_steps_moves_few_times_and_keeps_its_contents)
+{
+    smalloc_collect();
+    size_t len = 600;
+    unsigned char *s = malloc(len);
+    cr_assert_not_null(s);
+    for (size_t i = 0; i < len; i++)
+        s[i] = (unsigned char)(i * 7 + 1);
+    struct smalloc_stats before = snapshot();
+    size_t moves = 0;
+    while (len + 8 <= 16000) {
+        unsigned char *t = realloc(s, len + 8);
+        cr_assert_not_null(t);
+        if (t != s) {
+            moves++;
+            for (size_t i = 0; i < len; i++)
+                cr_assert_eq(t[i], (unsigned char)(i * 7 + 1), "byte %zu of %zu lost by a move", i, len);
+        }
+        for (size_t i = len; i < len + 8; i++)
+            t[i] = (unsigned char)(i * 7 + 1);
+        s = t;
+        len += 8;
+    }
+    struct smalloc_stats after = snapshot();
+    cr_assert_leq(moves, 40, "%zu moves growing from 600 to %zu bytes", moves, len);
+    cr_assert_leq(after.fallback_calls - before.fallback_calls, moves, "%zu calls to glibc for %zu moves",
+                  after.fallback_calls - before.fallback_calls, moves);
+    for (size_t i = 0; i < len; i++)
+        cr_assert_eq(s[i], (unsigned char)(i * 7 + 1), "byte %zu of %zu", i, len);
+    free(s);
+    smalloc_collect();
+}
+
+/* Failure is glibc's realloc's: NULL, errno = ENOMEM, the block untouched,
+ * for a size no one can serve. */
+Test(large_cache_realloc, a_huge_size_fails_with_enomem_and_leaves_the_block)
+{
+    unsigned char *p = malloc(2000);
+    cr_assert_not_null(p);
+    fill_pattern(p, 2000, 4);
+    size_t sizes[] = {PTRDIFF_MAX, SIZE_MAX, (size_t)1 << 60};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        errno = 0;
+        cr_assert_null(realloc(p, sizes[i]), "realloc(%zu)", sizes[i]);
+        cr_assert_eq(errno, ENOMEM, "realloc(%zu): errno %d", sizes[i], errno);
+        cr_assert_eq(check_pattern(p, 2000, 4), -1, "realloc(%zu) changed the block", sizes[i]);
+    }
+    free(p);
+}
+
+/* Failure within the cache's sizes: with the address space exhausted
+ * (RLIMIT_AS) and the cache empty, a move finds no block: NULL, ENOMEM,
+ * the block untouched and still usable in place. The hoard of blocks that
+ * exhausted it is a list threaded through the blocks themselves. */
+Test(large_cache_realloc, a_move_without_memory_fails_with_enomem_and_leaves_the_block)
+{
+    smalloc_collect();
+    unsigned char *p = malloc(1000);
+    cr_assert_not_null(p);
+    size_t usable = malloc_usable_size(p);
+    fill_pattern(p, usable, 5);
+    size_t vm = 0, rss = 0;
+    cr_assert_eq(statm_read(&vm, &rss), 0);
+    struct rlimit old;
+    cr_assert_eq(getrlimit(RLIMIT_AS, &old), 0);
+    struct rlimit tight = {vm + ((size_t)32 << 20), old.rlim_max};
+    cr_assert_eq(setrlimit(RLIMIT_AS, &tight), 0);
+    void *hoard = NULL;
+    static const size_t sizes[] = {(size_t)1 << 20, 65536, 16000};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        void **b;
+        while ((b = malloc(sizes[i])) != NULL) {
+            *b = hoard;
+            hoard = b;
+        }
+    }
+    errno = 0;
+    void *q = realloc(p, 16000);
+    int saved_errno = errno;
+    void *in_place = realloc(p, usable);
+    while (hoard != NULL) {
+        void *next = *(void **)hoard;
+        free(hoard);
+        hoard = next;
+    }
+    setrlimit(RLIMIT_AS, &old);
+    cr_assert_null(q, "realloc(16000) succeeded with no memory left");
+    cr_assert_eq(saved_errno, ENOMEM, "errno %d", saved_errno);
+    cr_assert_eq(in_place, p, "realloc within its usable size after the failure moved it");
+    cr_assert_eq(check_pattern(p, usable, 5), -1, "the failed realloc changed the block");
+    free(p);
+    smalloc_collect();
+}
+
+/* A block that realloc moved is in the large-block cache: freeing it
+ * again, or reallocating it, is reported as libsmalloc's cached blocks are
+ * (glibc's realloc would have freed it inside glibc, whose own report
+ * differs). */
+static void free_after_move(void *arg)
+{
+    (void)arg;
+    void *p = malloc(1000);
+    void *q = realloc(p, 3000);
+    free(p);
+    free(q);
+    _exit(0);
+}
+
+static void realloc_after_move(void *arg)
+{
+    size_t n = *(const size_t *)arg;
+    void *p = malloc(1000);
+    void *q = realloc(p, 3000);
+    void *r = realloc(p, n);
+    free(q);
+    free(r);
+    _exit(0);
+}
+
+Test(large_cache_realloc, a_double_free_of_a_moved_block_is_caught)
+{
+    struct captured c;
+    fork_and_capture(free_after_move, NULL, &c);
+    cr_assert_eq(c.signal, SIGABRT, "child: signal %d, exit %d; stderr:\n%s", c.signal, c.exit_code, c.err);
+    cr_assert(strstr(c.err, "smalloc: free(): double free detected (block is in the large-block cache)") == c.err,
+              "stderr of the child: %s", c.err);
+    static const size_t sizes[] = {900, 2000}; /* in place, moving */
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        size_t n = sizes[i];
+        fork_and_capture(realloc_after_move, &n, &c);
+        cr_assert_eq(c.signal, SIGABRT, "realloc(%zu): signal %d, exit %d; stderr:\n%s", n, c.signal, c.exit_code,
+                     c.err);
+        cr_assert(strstr(c.err, "smalloc: realloc(): block already freed (it is in the large-block cache)") == c.err,
+                  "realloc(%zu): stderr of the child: %s", n, c.err);
+    }
 }
