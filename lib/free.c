@@ -29,14 +29,20 @@ void sm_free_slow(sm_cls_t cls, sm_block_t *b)
     sm_tcache_free_flush(cls, b);
 }
 
-/* Foreign (SM_CLASS_NONE) or invalid (does not return). */
-static sm_cls_t not_block_start(uintptr_t a, const char *func)
+/* Foreign (SM_CLASS_NONE) or invalid (does not return). Out of line, so
+ * that sm_free_class_of needs no stack frame. */
+static sm_noinline sm_cold sm_cls_t not_block_start(uintptr_t a, const char *func)
 {
     if (!sm_space_contains(a))
         return SM_CLASS_NONE;
     if (sm_alloc_debug_routed())
         sm_debug_invalid(func, (const void *)a);
     sm_fatal(func, (const void *)a, "invalid pointer");
+}
+
+void sm_free_check_foreign(void *p, const char *func)
+{
+    not_block_start((uintptr_t)p, func);
 }
 
 void sm_free_not_block_start(void *p, const char *func)

@@ -25,6 +25,10 @@
  * <p>" on stderr, then abort(). */
 sm_hidden void sm_free_not_block_start(void *p, const char *func) sm_cold sm_noinline;
 
+/* The test of sm_free_not_block_start alone: returns when p is in none of
+ * libsmalloc's arenas; aborts as it does otherwise. */
+sm_hidden void sm_free_check_foreign(void *p, const char *func) sm_cold sm_noinline;
+
 /* p is in none of libsmalloc's arenas: the system malloc's, or a
  * debug-mode block. */
 sm_hidden void sm_free_foreign(void *p) sm_noinline;
