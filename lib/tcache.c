@@ -549,8 +549,8 @@ void sm_tcache_check_not_free(const sm_tcache_t *h, sm_cls_t cls, sm_block_t *b,
         return;
     if (bin_holds(h, cls, b))
         sm_fatal(func, b, "double free detected (block is in the thread cache)");
-    /* A batch is parked with the shard of its first block, whatever the
-     * others' (bin_flush): look in every shard. */
+    /* A batch is parked with the shard of its bin's newest block, whatever
+     * its own blocks' (bin_flush): look in every shard. */
     for (unsigned shard = 0; shard < SM_SHARDS; shard++)
         if (sm_transfer_holds(shard, cls, b))
             sm_fatal(func, b, "double free detected (block is in the transfer cache)");
