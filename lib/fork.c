@@ -105,6 +105,7 @@ void sm_fork_child(void)
             sm_lock_reinit(lock_table[r].at(i));
     sm_lock_owns_all = false;
     sm_tcache_fork_child();
+    sm_large_cache_fork_child();
     sm_release_fork_child(); /* the parent's background thread is not here */
 }
 

@@ -20,7 +20,8 @@
  * libsmalloc run after its prepare and before its parent/child handlers,
  * and may allocate and free on that thread. parent releases every lock;
  * child re-creates them and gives the other threads' caches back to the
- * pools (sm_tcache_fork_child). Another thread that allocates meanwhile
+ * pools (sm_tcache_fork_child) and their large-block caches back to glibc
+ * (sm_large_cache_fork_child). Another thread that allocates meanwhile
  * waits until the fork is over.
  *
  * Floor: with statistics (it names every module's lock); the modules below

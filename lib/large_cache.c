@@ -57,6 +57,7 @@ typedef struct sm_large_cache {
     _Atomic size_t hits;   /* requests served, over the record's life */
     _Atomic size_t fallback_calls, fallback_bytes; /* requests passed to glibc, idem */
     uint64_t left_ms;      /* on the free list since (sm_os_now_ms) */
+    bool attached;         /* a running thread's (set and cleared by it) */
     struct sm_large_cache *all_next, *free_next;
 } sm_large_cache_t;
 
@@ -271,6 +272,7 @@ static sm_noinline sm_large_cache_t *cache_attach(void)
     }
     sm_large_cache_t *c = ok > 0 ? record_take() : NULL;
     if (c != NULL) {
+        c->attached = true;
         atomic_fetch_add_explicit(&records.users, 1, memory_order_relaxed);
         if (c->room == 0)
             c->room = room_min; /* a new record; an adopted one keeps its room */
@@ -518,6 +520,7 @@ void sm_large_cache_flush(bool exiting)
         return;
     }
     my_cache = DEAD;
+    c->attached = false;
     atomic_fetch_add_explicit(&records.live, c->live, memory_order_relaxed);
     c->live = 0;
     atomic_fetch_sub_explicit(&records.users, 1, memory_order_relaxed);
@@ -536,6 +539,31 @@ void sm_large_cache_flush(bool exiting)
     c->free_next = records.free;
     records.free = c;
     sm_unlock(&records.lock);
+}
+
+/* The other threads of the parent are gone in the child: their records'
+ * blocks go back to glibc (unlocked by then) and the records to the free
+ * list, and the threads with a cache are the calling one or none, so the
+ * room of the child's cache is reckoned on its own threads. */
+void sm_large_cache_fork_child(void)
+{
+    unsigned users = 0;
+    for (sm_large_cache_t *c = records.all; c != NULL; c = c->all_next) {
+        if (!c->attached)
+            continue;
+        if (c == my_cache) {
+            users++;
+            continue;
+        }
+        c->attached = false;
+        atomic_fetch_add_explicit(&records.live, c->live, memory_order_relaxed);
+        c->live = 0;
+        record_flush(c);
+        c->left_ms = sm_os_now_ms();
+        c->free_next = records.free;
+        records.free = c;
+    }
+    atomic_store_explicit(&records.users, users, memory_order_relaxed);
 }
 
 void sm_large_cache_release(uint64_t now_ms, uint64_t delay_ms)

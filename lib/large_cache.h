@@ -178,6 +178,11 @@ sm_hidden void sm_large_cache_flush(bool exiting);
 sm_hidden void sm_large_cache_release(uint64_t now_ms, uint64_t delay_ms);
 sm_hidden bool sm_large_cache_has_left(void);
 
+/* Fork child: the records of the parent's other threads give their blocks
+ * back to glibc and go to the free list. pre: every lock re-created
+ * (sm_fork_child). */
+sm_hidden void sm_large_cache_fork_child(void);
+
 /* The lock of the registry of per-thread records (the fork lock table). */
 sm_hidden sm_lock_t *sm_large_cache_lock(void);
 

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <smalloc.h>
@@ -150,6 +151,70 @@ Test(large_cache, a_thread_exit_leaves_its_cache_to_the_next_thread)
     smalloc_collect();
     cr_assert_eq(snapshot().large_cache_blocks, 0, "after smalloc_collect: %zu blocks cached",
                  snapshot().large_cache_blocks);
+}
+
+/* A thread that caches 10 blocks and waits, alive, while the main thread
+ * forks. */
+struct holder {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int cached, release;
+};
+
+static void *cache_10_and_wait(void *arg)
+{
+    struct holder *h = arg;
+    void *p[10];
+    for (int i = 0; i < 10; i++)
+        p[i] = malloc(3000);
+    for (int i = 0; i < 10; i++)
+        free(p[i]);
+    pthread_mutex_lock(&h->lock);
+    h->cached = 1;
+    pthread_cond_broadcast(&h->cond);
+    while (!h->release)
+        pthread_cond_wait(&h->cond, &h->lock);
+    pthread_mutex_unlock(&h->lock);
+    return NULL;
+}
+
+/* The other threads of a forking process are not in its child: the blocks
+ * their caches hold go back to glibc there, so the child's statistics show
+ * none, and the child's own cache still works. */
+Test(large_cache, a_fork_child_gives_back_the_other_threads_caches)
+{
+    smalloc_collect();
+    struct holder h = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, cache_10_and_wait, &h), 0);
+    pthread_mutex_lock(&h.lock);
+    while (!h.cached)
+        pthread_cond_wait(&h.cond, &h.lock);
+    pthread_mutex_unlock(&h.lock);
+    size_t parent = snapshot().large_cache_blocks;
+    cr_assert_geq(parent, 10, "the waiting thread caches %zu blocks", parent);
+
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        size_t child = snapshot().large_cache_blocks;
+        void *p = malloc(3000);
+        free(p);
+        size_t after = snapshot().large_cache_blocks;
+        _exit(child == 0 && after == 1 ? 0 : 1);
+    }
+    int status = 0;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "the child still counted the other thread's cached blocks (status %#x)", status);
+    cr_assert_eq(snapshot().large_cache_blocks, parent, "the parent's caches changed");
+
+    pthread_mutex_lock(&h.lock);
+    h.release = 1;
+    pthread_cond_broadcast(&h.cond);
+    pthread_mutex_unlock(&h.lock);
+    pthread_join(t, NULL);
+    smalloc_collect();
 }
 
 /* calloc of a block the cache handed out before is zeroed like any other. */
