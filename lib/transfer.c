@@ -63,12 +63,9 @@ static sm_noinline sm_block_t *take_locked(transfer_slots_t *t)
 
 bool sm_transfer_put(unsigned shard, sm_cls_t cls, sm_block_t *batch)
 {
-    /* An unlocked peek first, as sm_transfer_take's: when a program drops
-     * a large container the slots are full for nearly every flush
-     * (python3.11 dicts_lists.py: 114 of 11,817 parked), and a wrong
-     * "full" only sends the batch to the pools. */
-    if (!sm_transfer_has_room(shard, cls))
-        return false;
+    /* The caller peeked first (sm_transfer_has_room, transfer.h): when a
+     * program drops a large container the slots are full for nearly every
+     * flush (python3.11 dicts_lists.py: 114 of 11,817 parked). */
     return put_locked(&slots[shard][cls], batch);
 }
 

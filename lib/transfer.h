@@ -35,7 +35,9 @@
 #include "lock.h"
 
 /* Park a batch; false when the slots are full (the caller frees it to the
- * pools instead). pre: no lock held (it may wake the release thread). */
+ * pools instead; the lock is taken, so a stale peek is harmless). pre: no
+ * lock held (it may wake the release thread); call sm_transfer_has_room
+ * first, which answers most calls without the clock and the lock. */
 sm_hidden bool sm_transfer_put(unsigned shard, sm_cls_t cls, sm_block_t *batch);
 
 /* Is a slot of (shard, cls) free? An unlocked peek: the answer may be
